@@ -1,0 +1,159 @@
+package tokenrefresh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// maxTokenResponse bounds what is read of a token endpoint's answer, as
+// x/oauth2 does, so a broken server cannot exhaust memory.
+const maxTokenResponse = 1 << 20
+
+// JSONRefresher returns a Refresher for the plain JSON refresh APIs that many
+// in-house servers have: it POSTs {"refresh_token":"..."} to endpoint and
+// reads {"access_token":"...","refresh_token":"...","expires_in":N,
+// "token_type":"..."}, of which only access_token is required.
+//
+// A 400 or 401 answer rejects the refresh token for good. A 429 or 5xx
+// answer, a timeout or a connection error is transient. Any other answer,
+// or one that is not such JSON, is an error that keeps the refresh token.
+// If client is nil, http.DefaultClient is used.
+func JSONRefresher(endpoint string, client *http.Client) Refresher {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return RefresherFunc(func(ctx context.Context, current *oauth2.Token) (*oauth2.Token, error) {
+		body, err := json.Marshal(struct {
+			RefreshToken string `json:"refresh_token"`
+		}{current.RefreshToken})
+		if err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+		if err != nil {
+			return nil, errorf("JSONRefresher: bad endpoint: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, transient(0, "", 0, err)
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+		if err != nil {
+			return nil, transient(resp.StatusCode, "", 0, fmt.Errorf("read token response: %w", err))
+		}
+		return jsonAnswer(resp, data, time.Now())
+	})
+}
+
+// jsonAnswer interprets a JSON refresh endpoint's answer.
+func jsonAnswer(resp *http.Response, data []byte, now time.Time) (*oauth2.Token, error) {
+	status := resp.StatusCode
+	switch {
+	case status == http.StatusBadRequest || status == http.StatusUnauthorized:
+		code, desc := errorFields(data)
+		return nil, permanent(status, code, &endpointError{status: status, code: code, description: desc})
+	case status == http.StatusTooManyRequests || status >= 500:
+		code, desc := errorFields(data)
+		retry := parseRetryAfter(resp.Header.Get("Retry-After"), now)
+		return nil, transient(status, code, retry, &endpointError{status: status, code: code, description: desc})
+	case status != http.StatusOK:
+		code, desc := errorFields(data)
+		return nil, transient(status, code, 0, &endpointError{status: status, code: code, description: desc})
+	}
+	if len(data) > maxTokenResponse {
+		return nil, transient(status, "", 0, fmt.Errorf("token response larger than %d bytes", maxTokenResponse))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			return nil, transient(status, "", 0, fmt.Errorf("token response is %s, not JSON", clip(mt, 60)))
+		}
+	}
+	tok, err := decodeJSONToken(data, now)
+	if err != nil {
+		return nil, transient(status, "", 0, err)
+	}
+	return tok, nil
+}
+
+// jsonToken is the wire form of a JSON refresh answer.
+type jsonToken struct {
+	AccessToken  string  `json:"access_token"`
+	RefreshToken string  `json:"refresh_token"`
+	TokenType    string  `json:"token_type"`
+	ExpiresIn    seconds `json:"expires_in"`
+}
+
+// seconds accepts expires_in as a number or a numeric string, as servers
+// send both.
+type seconds int64
+
+func (s *seconds) UnmarshalJSON(b []byte) error {
+	str := strings.Trim(string(b), `"`)
+	if str == "" || str == "null" {
+		*s = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(str, 64)
+	if err != nil || f < 0 || f > 1<<40 {
+		return errors.New("expires_in is not a number of seconds")
+	}
+	*s = seconds(f)
+	return nil
+}
+
+// decodeJSONToken decodes a JSON refresh answer. It never returns a token
+// without an access token.
+func decodeJSONToken(data []byte, now time.Time) (*oauth2.Token, error) {
+	var jt jsonToken
+	if err := json.Unmarshal(data, &jt); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("token response is not valid JSON (at byte %d)", se.Offset)
+		}
+		return nil, fmt.Errorf("token response: %w", err)
+	}
+	if jt.AccessToken == "" {
+		return nil, errors.New("token response has no access_token")
+	}
+	tok := &oauth2.Token{
+		AccessToken:  jt.AccessToken,
+		RefreshToken: jt.RefreshToken,
+		TokenType:    jt.TokenType,
+		ExpiresIn:    int64(jt.ExpiresIn),
+	}
+	if jt.ExpiresIn > 0 {
+		tok.Expiry = now.Add(time.Duration(jt.ExpiresIn) * time.Second)
+	}
+	return tok, nil
+}
+
+// errorFields reads the OAuth2-style error and error_description of an
+// error answer, if it has them. They are server text, clipped, never the
+// whole body, which might echo what was sent.
+func errorFields(data []byte) (code, description string) {
+	var e struct {
+		Error       any    `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(data, &e) != nil {
+		return "", ""
+	}
+	if s, ok := e.Error.(string); ok {
+		code = clip(s, 64)
+	}
+	return code, clip(e.Description, 200)
+}

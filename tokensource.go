@@ -1,0 +1,250 @@
+package tokenrefresh
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// A Source hands out the current token and refreshes it when it expires or
+// a server rejects it. It is safe for concurrent use; it implements
+// oauth2.TokenSource.
+//
+// Reading a valid token takes no lock and does no I/O. At most one refresh
+// runs at a time, and its result is shared by every caller waiting for it.
+type Source struct {
+	r   Refresher
+	cfg config
+
+	// cur is nil until the first token is known.
+	cur atomic.Pointer[state]
+	// flight ensures one refresh at a time; its key is constant.
+	flight singleflight.Group
+	// background is set while a refresh started from the early-refresh
+	// window runs, so the hot path starts at most one.
+	background atomic.Bool
+	// notBefore (Unix nanoseconds of cfg.now) holds refresh attempts back
+	// after a transient failure.
+	notBefore atomic.Int64
+
+	// mu orders publishing a token with saving it, so that a refresh that
+	// finishes after SetToken or Logout cannot overwrite them in the store.
+	mu       sync.Mutex
+	failures int           // consecutive transient failures
+	lastErr  *RefreshError // the latest transient failure, served during backoff
+	// persisted is the access token last read from or written to the store,
+	// so a coordinating refresh can tell another process's newer token from
+	// our own older one (after a failed Save, the store lags behind memory).
+	persisted string
+}
+
+// state is an immutable snapshot of the session, swapped atomically.
+type state struct {
+	tok *oauth2.Token
+	// auth is the Authorization header value, built once per token. It has
+	// length and capacity 1, so an append by another RoundTripper copies it.
+	auth []string
+	// expires is false for tokens without a known expiry.
+	expires bool
+	earlyAt time.Time // from here on, refresh in the background
+	staleAt time.Time // from here on, callers wait for a refresh
+	// err ends the session: it matches ErrReauthRequired and tok is nil.
+	err error
+}
+
+// NewSource returns a Source that refreshes tokens through r.
+//
+// The first token comes from WithToken, or else from the Store set with
+// WithStore, read on first use. Without either, or when the store is empty,
+// calls fail with ErrReauthRequired until SetToken is called.
+func NewSource(r Refresher, opts ...Option) *Source {
+	s := &Source{r: r, cfg: defaultConfig()}
+	for _, o := range opts {
+		o(&s.cfg)
+	}
+	if s.cfg.initial != nil {
+		s.cur.Store(s.newState(s.cfg.initial))
+	} else if s.cfg.store == nil {
+		s.cur.Store(&state{err: errorf("no token: %w", ErrReauthRequired)})
+	}
+	return s
+}
+
+// Token returns a valid token, refreshing it if needed. It implements
+// oauth2.TokenSource; prefer TokenContext, which honours cancellation.
+// The returned token must not be modified.
+func (s *Source) Token() (*oauth2.Token, error) {
+	return s.TokenContext(context.Background())
+}
+
+// TokenContext returns a valid token, refreshing it if it is expired or
+// within the leeway of its expiry. If ctx ends while a refresh is under way,
+// TokenContext returns ctx.Err() at once; the refresh carries on for the
+// other callers. The returned token must not be modified.
+func (s *Source) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	st, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.tok, nil
+}
+
+// Refresh refreshes the token now, whatever its expiry, and returns the new
+// one. If the new token could not be saved to the Store, Refresh returns it
+// together with an error describing the failure; the token is in use all the
+// same, and the refresh token it replaced is never sent again.
+func (s *Source) Refresh(ctx context.Context) (*oauth2.Token, error) {
+	seen := s.cur.Load()
+	st, err := s.refresh(ctx, seen)
+	if st == nil || st == seen {
+		return nil, err
+	}
+	return st.tok, err
+}
+
+// Reject reports that a server refused rejected, typically with a 401. If
+// rejected is still the current token, Reject refreshes it; if another
+// caller already replaced it, Reject returns the replacement without a
+// refresh. This is what Transport calls on a 401.
+func (s *Source) Reject(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
+	if rejected == nil {
+		return nil, errorf("Reject: nil token")
+	}
+	seen := s.cur.Load()
+	if seen != nil && seen.err == nil && seen.tok.AccessToken != rejected.AccessToken {
+		return seen.tok, nil
+	}
+	st, err := s.reject(ctx, seen)
+	if err != nil {
+		return nil, err
+	}
+	return st.tok, nil
+}
+
+// SetToken starts a new session with tok, typically just obtained by logging
+// in, and saves it to the Store. It ends any backoff and a previous
+// ErrReauthRequired. If saving fails the token is used all the same and the
+// error is returned.
+func (s *Source) SetToken(ctx context.Context, tok *oauth2.Token) error {
+	if tok == nil || tok.AccessToken == "" {
+		return errorf("SetToken: token has no access token")
+	}
+	st := s.newState(s.normalize(tok, nil))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.cfg.store != nil {
+		if err = s.cfg.store.Save(ctx, st.tok); err != nil {
+			err = errorf("SetToken: save token: %w", err)
+		} else {
+			s.persisted = st.tok.AccessToken
+		}
+	}
+	s.resetBackoffLocked()
+	s.cur.Store(st)
+	return err
+}
+
+// Logout ends the session: the token is forgotten and deleted from the
+// Store. Later calls fail with ErrReauthRequired until SetToken. OnReauth is
+// not called, since the user asked for it.
+func (s *Source) Logout(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur.Store(&state{err: errorf("logged out: %w", ErrReauthRequired)})
+	s.persisted = ""
+	if s.cfg.store != nil {
+		if err := s.cfg.store.Delete(ctx); err != nil {
+			return errorf("Logout: delete stored token: %w", err)
+		}
+	}
+	return nil
+}
+
+// String describes the session without revealing any token.
+func (s *Source) String() string {
+	st := s.cur.Load()
+	switch {
+	case st == nil:
+		return "tokenrefresh.Source{not loaded}"
+	case st.err != nil:
+		return "tokenrefresh.Source{session ended}"
+	case !st.expires:
+		return fmt.Sprintf("tokenrefresh.Source{type: %s, no expiry, refresh token: %t}", st.tok.Type(), st.tok.RefreshToken != "")
+	}
+	return fmt.Sprintf("tokenrefresh.Source{type: %s, expires: %s, refresh token: %t}",
+		st.tok.Type(), st.tok.Expiry.Format(time.RFC3339), st.tok.RefreshToken != "")
+}
+
+// current is the hot path: one atomic load and one clock read while the
+// token is fresh.
+func (s *Source) current(ctx context.Context) (*state, error) {
+	st := s.cur.Load()
+	if st != nil {
+		if st.err != nil {
+			return nil, st.err
+		}
+		if !st.expires {
+			return st, nil
+		}
+		now := s.cfg.now()
+		if now.Before(st.earlyAt) {
+			return st, nil
+		}
+		if now.Before(st.staleAt) {
+			s.refreshInBackground(ctx, st)
+			return st, nil
+		}
+	}
+	st, err := s.refresh(ctx, st)
+	if st != nil {
+		return st, nil
+	}
+	return nil, err
+}
+
+// reject refreshes seen, a token a server refused. Unlike current, it never
+// accepts seen back, even while it has not expired.
+func (s *Source) reject(ctx context.Context, seen *state) (*state, error) {
+	st, err := s.refresh(ctx, seen)
+	if st != nil && st != seen {
+		return st, nil
+	}
+	if err == nil {
+		err = errorf("token rejected and not refreshed: %w", ErrReauthRequired)
+	}
+	return nil, err
+}
+
+// refresh joins or starts the one refresh of seen and waits for it or for
+// ctx. The refresh itself is detached from ctx, so a caller that gives up
+// does not fail it for the others.
+func (s *Source) refresh(ctx context.Context, seen *state) (*state, error) {
+	ch := s.flight.DoChan("refresh", func() (any, error) {
+		return s.doRefresh(context.WithoutCancel(ctx), seen)
+	})
+	select {
+	case res := <-ch:
+		st, _ := res.Val.(*state)
+		return st, res.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// refreshInBackground starts one refresh of seen without waiting for it.
+func (s *Source) refreshInBackground(ctx context.Context, seen *state) {
+	if s.backingOff() || !s.background.CompareAndSwap(false, true) {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer s.background.Store(false)
+		s.flight.Do("refresh", func() (any, error) { return s.doRefresh(ctx, seen) })
+	}()
+}
