@@ -21,7 +21,7 @@ type refreshingKey struct{}
 // an error when the token could not be saved, or when a transient failure
 // leaves the previous token valid for a while yet; and a nil state otherwise.
 func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
-	if cur := s.cur.Load(); cur != seen {
+	if cur := s.cur.Load(); cur != seen || (seen != nil && seen.err != nil) {
 		return cur.result()
 	}
 	if s.backingOff() {
@@ -111,7 +111,7 @@ func (s *Source) succeeded(ctx context.Context, seen, st *state) (*state, error)
 	}
 	s.resetBackoffLocked()
 	s.cur.Store(st)
-	s.cfg.logger.Info("tokenrefresh: token refreshed", "expires", st.tok.Expiry, "rotated", st.tok.RefreshToken != seen.token().RefreshToken)
+	s.cfg.logger.Info("tokenrefresh: token refreshed", "expires", st.tok.Expiry)
 	return st, saveErr
 }
 
@@ -205,7 +205,12 @@ func (s *Source) normalize(tok, base *oauth2.Token) *oauth2.Token {
 func (s *Source) newState(tok *oauth2.Token) *state {
 	st := &state{tok: tok, auth: []string{tok.Type() + " " + tok.AccessToken}, expires: !tok.Expiry.IsZero()}
 	if st.expires {
-		life := max(tok.Expiry.Sub(s.cfg.now()), 0)
+		// The lifetime is what the server said, or else, for a token from a
+		// store or a login, what is left of it now.
+		life := time.Duration(tok.ExpiresIn) * time.Second
+		if life <= 0 {
+			life = max(tok.Expiry.Sub(s.cfg.now()), 0)
+		}
 		st.staleAt = tok.Expiry.Add(-min(s.cfg.leeway, life/2))
 		st.earlyAt = st.staleAt.Add(-min(s.cfg.early, life/4))
 	}
