@@ -2,6 +2,7 @@ package tokenrefresh
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,6 +18,9 @@ func classify(err error) *RefreshError {
 	var re *RefreshError
 	if errors.As(err, &re) {
 		return re
+	}
+	if errors.Is(err, ErrReauthRequired) {
+		return permanent(0, "", err)
 	}
 	var oe *oauth2.RetrieveError
 	if errors.As(err, &oe) {
@@ -40,6 +44,17 @@ func classifyRetrieve(re *oauth2.RetrieveError) *RefreshError {
 		return permanent(status, re.ErrorCode, cause)
 	}
 	return transient(status, re.ErrorCode, retryAfter, cause)
+}
+
+// configurationError reports OAuth2 error codes (RFC 6749 section 5.2) that
+// blame the client's setup rather than the refresh token: logging in again
+// would not help, so they do not end the session.
+func configurationError(code string) bool {
+	switch code {
+	case "invalid_client", "invalid_request", "unauthorized_client", "unsupported_grant_type", "invalid_scope":
+		return true
+	}
+	return false
 }
 
 // endpointError is a token endpoint's error answer, reduced to the fields
@@ -75,7 +90,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
+		// Capped, so the product cannot overflow.
+		return time.Duration(min(int64(secs), math.MaxInt64/int64(time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)

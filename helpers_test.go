@@ -192,6 +192,7 @@ type countingStore struct {
 	*MemoryStore
 	loads, saves, deletes atomic.Int32
 	saveErr, loadErr      atomic.Pointer[error]
+	hang                  atomic.Bool // Load blocks until its context ends, like a hung keyring
 	onSave                func(tok *oauth2.Token)
 }
 
@@ -201,6 +202,10 @@ func newCountingStore(tok *oauth2.Token) *countingStore {
 
 func (s *countingStore) Load(ctx context.Context) (*oauth2.Token, error) {
 	s.loads.Add(1)
+	if s.hang.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if e := s.loadErr.Load(); e != nil {
 		return nil, *e
 	}

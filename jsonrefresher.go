@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -25,7 +26,9 @@ const maxTokenResponse = 1 << 20
 // reads {"access_token":"...","refresh_token":"...","expires_in":N,
 // "token_type":"..."}, of which only access_token is required.
 //
-// A 400 or 401 answer rejects the refresh token for good. A 429 or 5xx
+// A 400 or 401 answer rejects the refresh token for good, unless its OAuth2
+// error code blames the client's configuration (invalid_client,
+// invalid_request and the like), which a new login would not cure. A 429 or 5xx
 // answer, a timeout or a connection error is transient. Any other answer,
 // or one that is not such JSON, is an error that keeps the refresh token.
 // If client is nil, http.DefaultClient is used.
@@ -55,23 +58,28 @@ func JSONRefresher(endpoint string, client *http.Client) Refresher {
 		if err != nil {
 			return nil, transient(resp.StatusCode, "", 0, fmt.Errorf("read token response: %w", err))
 		}
-		return jsonAnswer(resp, data, time.Now())
+		return jsonAnswer(resp, data, time.Now(), current.RefreshToken)
 	})
 }
 
-// jsonAnswer interprets a JSON refresh endpoint's answer.
-func jsonAnswer(resp *http.Response, data []byte, now time.Time) (*oauth2.Token, error) {
+// jsonAnswer interprets a JSON refresh endpoint's answer to a request that
+// sent the refresh token sent.
+func jsonAnswer(resp *http.Response, data []byte, now time.Time, sent string) (*oauth2.Token, error) {
 	status := resp.StatusCode
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnauthorized:
-		code, desc := errorFields(data)
-		return nil, permanent(status, code, &endpointError{status: status, code: code, description: desc})
+		code, desc := errorFields(data, sent)
+		cause := &endpointError{status: status, code: code, description: desc}
+		if configurationError(code) {
+			return nil, transient(status, code, 0, cause)
+		}
+		return nil, permanent(status, code, cause)
 	case status == http.StatusTooManyRequests || status >= 500:
-		code, desc := errorFields(data)
+		code, desc := errorFields(data, sent)
 		retry := parseRetryAfter(resp.Header.Get("Retry-After"), now)
 		return nil, transient(status, code, retry, &endpointError{status: status, code: code, description: desc})
 	case status != http.StatusOK:
-		code, desc := errorFields(data)
+		code, desc := errorFields(data, sent)
 		return nil, transient(status, code, 0, &endpointError{status: status, code: code, description: desc})
 	}
 	if len(data) > maxTokenResponse {
@@ -101,6 +109,8 @@ type jsonToken struct {
 // send both.
 type seconds int64
 
+const maxExpiresIn = float64(math.MaxInt64 / int64(time.Second))
+
 func (s *seconds) UnmarshalJSON(b []byte) error {
 	str := strings.Trim(string(b), `"`)
 	if str == "" || str == "null" {
@@ -108,7 +118,9 @@ func (s *seconds) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	f, err := strconv.ParseFloat(str, 64)
-	if err != nil || f < 0 || f > 1<<40 {
+	// Negated so that NaN fails too; the bound keeps expires_in*time.Second
+	// within a time.Duration (292 years).
+	if err != nil || !(f >= 0 && f <= maxExpiresIn) {
 		return errors.New("expires_in is not a number of seconds")
 	}
 	*s = seconds(f)
@@ -143,8 +155,9 @@ func decodeJSONToken(data []byte, now time.Time) (*oauth2.Token, error) {
 
 // errorFields reads the OAuth2-style error and error_description of an
 // error answer, if it has them. They are server text, clipped, never the
-// whole body, which might echo what was sent.
-func errorFields(data []byte) (code, description string) {
+// whole body, which might echo what was sent; and should they echo the
+// refresh token sent, it is masked.
+func errorFields(data []byte, sent string) (code, description string) {
 	var e struct {
 		Error       any    `json:"error"`
 		Description string `json:"error_description"`
@@ -153,7 +166,15 @@ func errorFields(data []byte) (code, description string) {
 		return "", ""
 	}
 	if s, ok := e.Error.(string); ok {
-		code = clip(s, 64)
+		code = clip(redact(s, sent), 64)
 	}
-	return code, clip(e.Description, 200)
+	return code, clip(redact(e.Description, sent), 200)
+}
+
+// redact masks secret in server text.
+func redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "[redacted]")
 }

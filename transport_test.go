@@ -279,7 +279,7 @@ func TestRefreshRequestsBypassTheTransport(t *testing.T) {
 		v := r.Header.Get("Authorization")
 		tokenAuth.Store(&v)
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+		http.Error(w, `{"error":"invalid_grant"}`, http.StatusUnauthorized)
 	}))
 	defer tokenEndpoint.Close()
 	rs := newResourceServer(t)
