@@ -14,20 +14,39 @@ import (
 // rejection of the refresh token ends a session: anything unrecognised is
 // transient, since ending a session by mistake costs the user a login,
 // while a transient error only costs a retry.
-func classify(err error) *RefreshError {
+//
+// Servers and Refreshers may quote what they were sent, so the secrets (the
+// tokens of the refresh) are masked in the result's text.
+func classify(err error, secrets ...string) *RefreshError {
 	var re *RefreshError
-	if errors.As(err, &re) {
-		return re
-	}
-	if errors.Is(err, ErrReauthRequired) {
-		return permanent(0, "", err)
-	}
 	var oe *oauth2.RetrieveError
-	if errors.As(err, &oe) {
-		return classifyRetrieve(oe)
+	switch {
+	case errors.As(err, &re):
+		c := *re
+		re = &c
+	case errors.Is(err, ErrReauthRequired):
+		re = permanent(0, "", err)
+	case errors.As(err, &oe):
+		re = classifyRetrieve(oe)
+	default:
+		re = transient(0, "", 0, err)
 	}
-	return transient(0, "", 0, err)
+	re.ErrorCode = redact(re.ErrorCode, secrets...)
+	if re.Err != nil {
+		re.Err = &scrubbed{err: re.Err, secrets: secrets}
+	}
+	return re
 }
+
+// scrubbed masks secrets in the text of the error it wraps, and leaves
+// errors.Is and errors.As to see the original.
+type scrubbed struct {
+	err     error
+	secrets []string
+}
+
+func (e *scrubbed) Error() string { return redact(e.err.Error(), e.secrets...) }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // classifyRetrieve classifies x/oauth2's token endpoint errors. Its Error
 // method prints the response body, which a broken server may fill with
@@ -39,7 +58,7 @@ func classifyRetrieve(re *oauth2.RetrieveError) *RefreshError {
 		status = re.Response.StatusCode
 		retryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
 	}
-	cause := &endpointError{status: status, code: re.ErrorCode, description: re.ErrorDescription}
+	cause := &endpointError{status: status, code: re.ErrorCode, description: re.ErrorDescription, cause: re}
 	if re.ErrorCode == "invalid_grant" {
 		return permanent(status, re.ErrorCode, cause)
 	}
@@ -63,7 +82,12 @@ type endpointError struct {
 	status      int
 	code        string
 	description string
+	cause       error // x/oauth2's error, for errors.As; its text is not shown
 }
+
+// Unwrap returns the full error, such as an *oauth2.RetrieveError with the
+// response body, for callers that inspect it on purpose.
+func (e *endpointError) Unwrap() error { return e.cause }
 
 func (e *endpointError) Error() string {
 	msg := "token endpoint answered " + strconv.Itoa(e.status)

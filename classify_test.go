@@ -113,10 +113,45 @@ func TestClassifyKeepsRefreshErrors(t *testing.T) {
 	perm := permanent(401, "invalid_grant", errors.New("no"))
 	trans := transient(503, "", time.Second, errors.New("busy"))
 	for _, re := range []*RefreshError{perm, trans} {
-		assert.Same(t, re, classify(re))
-		assert.Same(t, re, classify(fmt.Errorf("wrapped: %w", re)))
-		assert.Same(t, re, classify(&url.Error{Op: "Post", URL: "u", Err: re}))
+		assertSameVerdict(t, re, classify(re))
+		assertSameVerdict(t, re, classify(fmt.Errorf("wrapped: %w", re)))
+		assertSameVerdict(t, re, classify(&url.Error{Op: "Post", URL: "u", Err: re}))
 	}
+}
+
+// assertSameVerdict checks that classify kept a RefreshError's fields and
+// its cause.
+func assertSameVerdict(t *testing.T, want, got *RefreshError) {
+	t.Helper()
+	assert.Equal(t, want.Permanent, got.Permanent)
+	assert.Equal(t, want.StatusCode, got.StatusCode)
+	assert.Equal(t, want.ErrorCode, got.ErrorCode)
+	assert.Equal(t, want.RetryAfter, got.RetryAfter)
+	assert.Equal(t, want.Error(), got.Error())
+	if want.Err != nil {
+		assert.ErrorIs(t, got, want.Err)
+	}
+}
+
+func TestClassifyMasksTokensQuotedByServerOrRefresher(t *testing.T) {
+	rt, at := secret("rt"), secret("at")
+	oe := &oauth2.RetrieveError{
+		Response:         &http.Response{StatusCode: 400, Header: http.Header{}},
+		ErrorCode:        "invalid_grant " + rt,
+		ErrorDescription: "refresh token " + rt + " revoked",
+	}
+	re := classify(oe, rt, at)
+	assert.NotContains(t, re.Error(), rt)
+	assert.NotContains(t, re.ErrorCode, rt)
+	var got *oauth2.RetrieveError
+	require.ErrorAs(t, re, &got, "the cause is still reachable")
+
+	custom := fmt.Errorf("refresh with %s / %s failed: %w", rt, at, context.DeadlineExceeded)
+	re = classify(custom, rt, at)
+	assert.False(t, re.Permanent)
+	assert.NotContains(t, re.Error(), rt)
+	assert.NotContains(t, re.Error(), at)
+	assert.ErrorIs(t, re, context.DeadlineExceeded)
 }
 
 // TestClassifyReauthRequired checks that a Refresher returning the

@@ -85,13 +85,13 @@ func jsonAnswer(resp *http.Response, data []byte, now time.Time, sent string) (*
 	if len(data) > maxTokenResponse {
 		return nil, transient(status, "", 0, fmt.Errorf("token response larger than %d bytes", maxTokenResponse))
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-			return nil, transient(status, "", 0, fmt.Errorf("token response is %s, not JSON", clip(mt, 60)))
-		}
-	}
 	tok, err := decodeJSONToken(data, now)
 	if err != nil {
+		// Servers that forget their Content-Type still send JSON, so the
+		// type is only the explanation when the body is not JSON.
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			err = fmt.Errorf("token response is %s, not JSON", clip(mt, 60))
+		}
 		return nil, transient(status, "", 0, err)
 	}
 	return tok, nil
@@ -171,10 +171,12 @@ func errorFields(data []byte, sent string) (code, description string) {
 	return code, clip(redact(e.Description, sent), 200)
 }
 
-// redact masks secret in server text.
-func redact(s, secret string) string {
-	if secret == "" {
-		return s
+// redact masks secrets in s.
+func redact(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
 	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
+	return s
 }

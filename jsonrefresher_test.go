@@ -119,6 +119,7 @@ func TestJSONRefresherSuccess(t *testing.T) {
 		{"expires_in null", "application/json", `{"access_token":"%AT%","expires_in":null}`, false, "", 0},
 		{"expires_in zero", "application/json", `{"access_token":"%AT%","expires_in":0}`, false, "", 0},
 		{"json suffix media type", "application/vnd.example+json", `{"access_token":"%AT%","expires_in":60}`, false, "", 60},
+		{"JSON without its Content-Type", "text/plain; charset=utf-8", `{"access_token":"%AT%","expires_in":60}`, false, "", 60},
 		{"extra fields", "application/json", `{"access_token":"%AT%","refresh_token":"%RT%","id_token":"x.y.z","scope":"a b","refresh_expires_in":1800,"expires_in":300}`, true, "", 300},
 	}
 	for _, tt := range tests {
@@ -211,7 +212,7 @@ func TestJSONRefresherErrors(t *testing.T) {
 		// 200 answers that are not a token.
 		{name: "html page", status: 200, header: map[string]string{"Content-Type": "text/html; charset=utf-8"},
 			body: `<html><body>Sign in again, %RT%</body></html>`, errContains: "text/html"},
-		{name: "sniffed text", status: 200, body: `{"access_token":"a"}`, errContains: "text/plain"},
+		{name: "plain text", status: 200, header: map[string]string{"Content-Type": "text/plain"}, body: `access_token=%RT%`, errContains: "text/plain"},
 		{name: "malformed json", status: 200, header: map[string]string{"Content-Type": "application/json"},
 			body: `{"access_token":"%RT%"`, errContains: "not valid JSON"},
 		{name: "json junk", status: 200, header: map[string]string{"Content-Type": "application/json"},
@@ -264,7 +265,7 @@ func TestJSONRefresherErrors(t *testing.T) {
 				assert.Contains(t, err.Error(), "status "+strconv.Itoa(tt.status))
 			}
 			// classify keeps the Refresher's verdict.
-			assert.Same(t, re, classify(err))
+			assertSameVerdict(t, re, classify(err))
 		})
 	}
 }

@@ -74,7 +74,7 @@ func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
 	s.cfg.logger.Debug("tokenrefresh: refreshing token")
 	tok, err := s.callRefresher(ctx, base)
 	if err != nil {
-		return s.failed(ctx, seen, base, classify(err))
+		return s.failed(ctx, seen, base, classify(err, base.RefreshToken, base.AccessToken))
 	}
 	return s.succeeded(ctx, seen, s.newState(s.normalize(tok, base)))
 }
