@@ -1,0 +1,211 @@
+package tokenrefresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	dbus "github.com/godbus/dbus/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zalando/go-keyring"
+)
+
+// These tests use the real Secret Service through go-keyring. Run them with
+// .ci/keyring-session.sh, which provides a private D-Bus session and an
+// unlocked GNOME Keyring:
+//
+//	.ci/keyring-session.sh go test -race -run Keyring .
+
+const keyringTestsEnv = "TOKENREFRESH_KEYRING_TESTS"
+
+// secretServiceStore returns a store under a service name unique to this
+// test, so runs never see each other's items.
+func secretServiceStore(t *testing.T, account string) *KeyringStore {
+	t.Helper()
+	if os.Getenv(keyringTestsEnv) != "1" {
+		t.Skip("set TOKENREFRESH_KEYRING_TESTS=1 and run under dbus-run-session with gnome-keyring-daemon; see README")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the Secret Service tests run on Linux")
+	}
+	// godbus keeps one shared session bus connection, with its reader
+	// goroutines, for the life of the process; closing it lets TestMain's
+	// leak check pass. The next test reconnects.
+	t.Cleanup(func() {
+		if conn, err := dbus.SessionBus(); err == nil {
+			_ = conn.Close()
+		}
+	})
+	service := "tokenrefresh-test-" + strings.ToLower(t.Name()) + "-" + randomText(t, 8)
+	s := NewKeyringStore(service, account, WithKeyringTimeout(10*time.Second))
+	t.Cleanup(func() { _ = s.Delete(context.Background()) })
+	return s
+}
+
+func TestKeyringSecretServiceRoundTrip(t *testing.T) {
+	s := secretServiceStore(t, "alice")
+	tok := persistTestToken(t, 300)
+
+	_, err := s.Load(t.Context())
+	require.ErrorIs(t, err, ErrNoToken)
+	require.NoError(t, s.Save(t.Context(), tok))
+	got, err := s.Load(t.Context())
+	require.NoError(t, err)
+	requireSameToken(t, tok, got, "id_token", "scope")
+
+	require.NoError(t, s.Delete(t.Context()))
+	_, err = s.Load(t.Context())
+	require.ErrorIs(t, err, ErrNoToken)
+}
+
+func TestKeyringSecretServiceLargeToken(t *testing.T) {
+	s := secretServiceStore(t, "alice")
+	first, second := persistTestToken(t, 16<<10), persistTestToken(t, 16<<10)
+
+	require.NoError(t, s.Save(t.Context(), first))
+	m1 := secretServiceManifest(t, s)
+	require.Greater(t, m1.Chunks, 1, "a 16 KB token is chunked")
+	require.NoError(t, s.Save(t.Context(), second))
+	got, err := s.Load(t.Context())
+	require.NoError(t, err)
+	requireSameToken(t, second, got, "id_token", "scope")
+
+	for i := 0; i < m1.Chunks; i++ {
+		_, err := keyring.Get(s.service, chunkUser(s.account, m1.Gen, i))
+		require.ErrorIs(t, err, keyring.ErrNotFound, "chunk %d of the replaced token", i)
+	}
+	m2 := secretServiceManifest(t, s)
+	require.NoError(t, s.Delete(t.Context()))
+	for i := 0; i < m2.Chunks; i++ {
+		_, err := keyring.Get(s.service, chunkUser(s.account, m2.Gen, i))
+		require.ErrorIs(t, err, keyring.ErrNotFound, "chunk %d after Delete", i)
+	}
+	_, err = keyring.Get(s.service, s.account)
+	require.ErrorIs(t, err, keyring.ErrNotFound, "manifest after Delete")
+}
+
+func TestKeyringSecretServiceAccountsAreIsolated(t *testing.T) {
+	alice := secretServiceStore(t, "alice")
+	bob := NewKeyringStore(alice.service, "bob")
+	t.Cleanup(func() { _ = bob.Delete(context.Background()) })
+	aliceTok, bobTok := persistTestToken(t, 16<<10), persistTestToken(t, 200)
+
+	require.NoError(t, alice.Save(t.Context(), aliceTok))
+	require.NoError(t, bob.Save(t.Context(), bobTok))
+	got, err := alice.Load(t.Context())
+	require.NoError(t, err)
+	requireSameToken(t, aliceTok, got)
+	got, err = bob.Load(t.Context())
+	require.NoError(t, err)
+	requireSameToken(t, bobTok, got)
+
+	require.NoError(t, alice.Delete(t.Context()))
+	_, err = alice.Load(t.Context())
+	require.ErrorIs(t, err, ErrNoToken)
+	got, err = bob.Load(t.Context())
+	require.NoError(t, err)
+	requireSameToken(t, bobTok, got)
+}
+
+func TestKeyringSecretServiceDeleteMissing(t *testing.T) {
+	s := secretServiceStore(t, "nobody")
+	require.NoError(t, s.Delete(t.Context()))
+}
+
+func secretServiceManifest(t *testing.T, s *KeyringStore) manifest {
+	t.Helper()
+	v, err := keyring.Get(s.service, s.account)
+	require.NoError(t, err)
+	m, err := decodeManifest(v)
+	require.NoError(t, err)
+	return m
+}
+
+// The absent Secret Service tests need no keyring of their own, so they run
+// without TOKENREFRESH_KEYRING_TESTS. godbus reads DBUS_SESSION_BUS_ADDRESS
+// only when it first connects and then keeps the connection for the life of
+// the process, so each case runs the store in a fresh child process.
+
+const absentHelperEnv = "TOKENREFRESH_ABSENT_KEYRING_HELPER"
+
+// TestKeyringAbsentHelperProcess is the child of TestKeyringAbsentSecretService.
+func TestKeyringAbsentHelperProcess(t *testing.T) {
+	if os.Getenv(absentHelperEnv) != "1" {
+		t.Skip("helper process for TestKeyringAbsentSecretService")
+	}
+	s := NewKeyringStore("tokenrefresh-test-absent", "alice", WithKeyringTimeout(5*time.Second))
+	_, err := s.Load(context.Background())
+	switch {
+	case errors.Is(err, ErrKeyringUnavailable):
+		fmt.Println("result: unavailable")
+	case errors.Is(err, ErrKeyringTimeout):
+		fmt.Println("result: timeout")
+	default:
+		fmt.Printf("result: other: %v\n", err)
+	}
+	os.Exit(0) // before TestMain's leak check: godbus may hold goroutines
+}
+
+func TestKeyringAbsentSecretService(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Secret Service is Linux's keyring")
+	}
+	dir := t.TempDir()
+	t.Run("dead bus socket", func(t *testing.T) {
+		out := runAbsentHelper(t, nil, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-bus"))
+		assert.Equal(t, "result: unavailable", out)
+	})
+	t.Run("bus without secret service", func(t *testing.T) {
+		if _, err := exec.LookPath("dbus-run-session"); err != nil {
+			t.Skip("dbus-run-session not installed")
+		}
+		// A session bus that cannot activate any service, gnome-keyring included.
+		conf := filepath.Join(dir, "bus.conf")
+		require.NoError(t, os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=`+dir+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`), 0o600))
+		out := runAbsentHelper(t, []string{"dbus-run-session", "--config-file=" + conf, "--"})
+		assert.Equal(t, "result: unavailable", out)
+	})
+}
+
+// runAbsentHelper runs TestKeyringAbsentHelperProcess, under wrapper if
+// given, and returns its result line. A hang fails the test instead of
+// blocking it.
+func runAbsentHelper(t *testing.T, wrapper []string, env ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	args := append(wrapper, os.Args[0], "-test.run=^TestKeyringAbsentHelperProcess$")
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), append(env, absentHelperEnv+"=1")...)
+	start := time.Now()
+	out, err := cmd.Output()
+	require.NoError(t, err, "helper failed: %s", out)
+	assert.Less(t, time.Since(start), 20*time.Second)
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "result: ") {
+			return line
+		}
+	}
+	t.Fatalf("helper printed no result: %s", out)
+	return ""
+}
