@@ -23,8 +23,8 @@ import (
 // small manifest item under the account name points at them, so that a save
 // interrupted at any point leaves the previous token readable.
 //
-// Every operation is bounded by the store's timeout (WithKeyringTimeout) as
-// well as by ctx. A KeyringStore is safe for concurrent use; its operations
+// Every keyring call is bounded by the store's timeout (WithKeyringTimeout)
+// as well as by ctx. A KeyringStore is safe for concurrent use; its operations
 // run one at a time. Processes sharing an account should coordinate
 // refreshes with a Locker.
 type KeyringStore struct {
@@ -199,8 +199,12 @@ func (s *KeyringStore) save(ctx context.Context, gen string, lay layout) error {
 	for i, c := range lay.chunks {
 		if err := s.set(ctx, "save", chunkUser(s.account, gen, i), c); err != nil {
 			// The manifest still names the previous generation, so the
-			// chunks written so far are garbage.
-			s.discard(ctx, gen, i)
+			// chunks written so far are garbage. After a timeout the
+			// keyring refuses calls until the hung one returns; the
+			// garbage then stays, unreachable.
+			if !errors.Is(err, ErrKeyringTimeout) && ctx.Err() == nil {
+				s.discard(ctx, gen, i)
+			}
 			return err
 		}
 	}
@@ -235,13 +239,14 @@ func (s *KeyringStore) delete(ctx context.Context) error {
 	return nil
 }
 
-// discard deletes the first n chunks of gen, logging failures: the token is
-// already safe, and leftover chunks are unreachable garbage.
+// discard deletes the first n chunks of gen, which no manifest references,
+// logging failures: the token is already safe, and leftover chunks are
+// unreachable garbage.
 func (s *KeyringStore) discard(ctx context.Context, gen string, n int) {
 	for i := 0; i < n; i++ {
 		user := chunkUser(s.account, gen, i)
 		if err := s.del(ctx, "save", user); err != nil && !isNotFound(err) {
-			s.logger.Warn("tokenrefresh: could not delete an old token chunk from the keyring",
+			s.logger.Warn("tokenrefresh: could not delete an unused token chunk from the keyring",
 				"service", s.service, "item", user, "err", err)
 			return
 		}

@@ -21,21 +21,25 @@ func newGuard() guard {
 	return guard{ops: make(chan struct{}, 1), inflight: make(chan struct{}, 1)}
 }
 
-// run runs op under the store's timeout and exclusively of other operations.
+// run runs op exclusively of other operations on the store, waiting at
+// most the store's timeout for them.
 func (s *KeyringStore) run(ctx context.Context, op string, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errKeyringDeadline)
+	wait, cancel := context.WithTimeoutCause(ctx, s.timeout, errKeyringDeadline)
 	defer cancel()
 	select {
 	case s.guard.ops <- struct{}{}:
-	case <-ctx.Done():
-		return s.deadlineError(ctx, op, s.account, "waiting for another operation on this store")
+	case <-wait.Done():
+		return s.deadlineError(wait, op, s.account, "waiting for another operation on this store")
 	}
 	defer func() { <-s.guard.ops }()
 	return fn(ctx)
 }
 
-// call runs one backend call, giving up when ctx is done.
+// call runs one backend call, giving up after the store's timeout or when
+// ctx is done.
 func (s *KeyringStore) call(ctx context.Context, op, user string, fn func() (string, error)) (string, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errKeyringDeadline)
+	defer cancel()
 	if ctx.Err() != nil {
 		return "", s.deadlineError(ctx, op, user, "before calling the keyring")
 	}

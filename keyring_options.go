@@ -7,7 +7,7 @@ import (
 	"github.com/zalando/go-keyring"
 )
 
-// DefaultKeyringTimeout bounds each KeyringStore operation unless
+// DefaultKeyringTimeout bounds each keyring call of a KeyringStore unless
 // WithKeyringTimeout says otherwise. A Secret Service waiting on an unlock
 // prompt nobody will answer would otherwise block forever.
 const DefaultKeyringTimeout = 3 * time.Second
@@ -61,9 +61,12 @@ func WithKeyring(k Keyring) KeyringOption {
 	return keyringOptionFunc(func(c *keyringConfig) { c.backend = k })
 }
 
-// WithKeyringTimeout bounds each Load, Save and Delete, including waiting
-// for another operation on the same store. Non-positive values mean
-// DefaultKeyringTimeout.
+// WithKeyringTimeout bounds each call to the keyring, and the wait for
+// another operation on the same store, in addition to the context's
+// deadline. A call that times out fails with ErrKeyringTimeout; until it
+// returns, later operations on the store fail at once with ErrKeyringTimeout
+// rather than start calls that would hang behind it. Non-positive values
+// mean DefaultKeyringTimeout.
 func WithKeyringTimeout(d time.Duration) KeyringOption {
 	return keyringOptionFunc(func(c *keyringConfig) {
 		if d > 0 {
