@@ -68,7 +68,7 @@ func NewSource(r Refresher, opts ...Option) *Source {
 		o(&s.cfg)
 	}
 	if s.cfg.initial != nil {
-		s.cur.Store(s.newState(s.cfg.initial))
+		s.cur.Store(s.newState(s.normalize(s.cfg.initial, nil)))
 	} else if s.cfg.store == nil {
 		s.cur.Store(&state{err: errorf("no token: %w", ErrReauthRequired)})
 	}
