@@ -197,10 +197,8 @@ func runAbsentHelper(t *testing.T, wrapper []string, env ...string) string {
 	args := append(wrapper, os.Args[0], "-test.run=^TestKeyringAbsentHelperProcess$")
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), append(env, absentHelperEnv+"=1")...)
-	start := time.Now()
 	out, err := cmd.Output()
 	require.NoError(t, err, "helper failed: %s", out)
-	assert.Less(t, time.Since(start), 20*time.Second)
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "result: ") {
 			return line

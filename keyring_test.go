@@ -135,21 +135,17 @@ func TestKeyringStoreHungBackendTimesOutWithoutPileUp(t *testing.T) {
 	gate := k.Block(fakekeyring.Get, "")
 	defer gate.Release()
 
-	start := time.Now()
 	_, err := s.Load(t.Context())
-	elapsed := time.Since(start)
 	require.ErrorIs(t, err, ErrKeyringTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.GreaterOrEqual(t, elapsed, timeout)
-	assert.Less(t, elapsed, timeout+2*time.Second)
+	assert.Contains(t, err.Error(), "no answer within")
 	assert.Contains(t, err.Error(), testAccount)
 
-	// While the first call hangs, every operation fails at once without
-	// starting another backend call.
+	// While the first call hangs, every operation fails at once, without
+	// waiting out its own timeout or starting another backend call.
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Go(func() {
-			start := time.Now()
 			var err error
 			if i%2 == 0 {
 				_, err = s.Load(t.Context())
@@ -157,7 +153,7 @@ func TestKeyringStoreHungBackendTimesOutWithoutPileUp(t *testing.T) {
 				err = s.Save(t.Context(), persistTestToken(t, 100))
 			}
 			assert.ErrorIs(t, err, ErrKeyringTimeout)
-			assert.Less(t, time.Since(start), timeout/2, "a call behind a hung call must fail fast")
+			assert.ErrorContains(t, err, "still running after its timeout", "a call behind a hung call waited")
 		})
 	}
 	wg.Wait()
