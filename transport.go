@@ -40,6 +40,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if ctx.Value(refreshingKey{}) != nil || !t.sendsTokenTo(req) {
 		return base.RoundTrip(req)
 	}
+	if t.Source == nil {
+		closeBody(req)
+		return nil, errorf("Transport.Source is nil")
+	}
 	st, err := t.Source.current(ctx)
 	if err != nil {
 		closeBody(req)

@@ -330,3 +330,10 @@ func TestReauthRequiredThroughHTTPClient(t *testing.T) {
 	assert.EqualValues(t, 1, reauth.Load())
 	requireNoSecrets(t, []string{err.Error(), logs.String()}, tok)
 }
+
+func TestTransportWithoutSourceIsAClearError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	_, err := (&http.Client{Transport: &Transport{}}).Get(srv.URL)
+	require.ErrorContains(t, err, "Transport.Source is nil")
+}
