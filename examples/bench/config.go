@@ -24,7 +24,8 @@ type Config struct {
 	// MaxConns bounds the client's connections to the server.
 	MaxConns int `json:"max_conns"`
 
-	// Goroutines send requests for Duration, each one every Interval.
+	// Goroutines send requests for Duration, each one every Interval, for
+	// each client of the expiry scenario; the clients run side by side.
 	Goroutines int           `json:"goroutines"`
 	Duration   time.Duration `json:"duration"`
 	Interval   time.Duration `json:"interval"`
@@ -73,7 +74,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "per-request timeout in the storm")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "client connections to the server")
 	fs.IntVar(&c.Goroutines, "goroutines", c.Goroutines, "goroutines of steady load in the expiry scenario")
-	fs.DurationVar(&c.Duration, "duration", c.Duration, "length of the expiry scenario, per client")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "length of the expiry scenario (its clients run side by side)")
 	fs.DurationVar(&c.Interval, "interval", c.Interval, "time between requests of each expiry goroutine")
 	fs.DurationVar(&c.TTL, "ttl", c.TTL, "access token lifetime in the expiry scenario (whole seconds: the server rounds expires_in up)")
 	fs.DurationVar(&c.Leeway, "leeway", c.Leeway, "WithLeeway, and x/oauth2's early expiry")

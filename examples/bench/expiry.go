@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -28,6 +29,27 @@ type Series struct {
 	Window Millis   `json:"window_ms"`
 	T      []Millis `json:"t_ms"`
 	Max    []Millis `json:"max_ms"`
+}
+
+// runExpiryAll runs the expiry scenario for every client at once, each
+// against its own server, so that all of them meet the same load from the
+// rest of the machine: run one after another, a busy moment elsewhere
+// would land on one client only and decide the comparison.
+func runExpiryAll(cfg Config) ([]Row, []Series, error) {
+	rows := make([]Row, len(expiryClients))
+	series := make([]Series, len(expiryClients))
+	errs := make([]error, len(expiryClients))
+	var wg sync.WaitGroup
+	for i, c := range expiryClients {
+		wg.Go(func() {
+			rows[i], series[i], errs[i] = runExpiry(cfg, c)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("expiry %s: %w", c, errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return rows, series, errors.Join(errs...)
 }
 
 // runExpiry keeps cfg.Goroutines goroutines sending requests for

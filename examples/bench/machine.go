@@ -15,9 +15,10 @@ type Machine struct {
 	CPU        string `json:"cpu"`
 	Go         string `json:"go"`
 	OS         string `json:"os"`
-	// LoadAvg is /proc/loadavg at the start: other work on the machine
-	// inflates latencies.
-	LoadAvg string `json:"loadavg"`
+	// LoadAvg and LoadAvgEnd are /proc/loadavg at the start and the end:
+	// other work on the machine inflates latencies.
+	LoadAvg    string `json:"loadavg"`
+	LoadAvgEnd string `json:"loadavg_end,omitempty"`
 }
 
 func describeMachine() Machine {
@@ -33,13 +34,20 @@ func describeMachine() Machine {
 			}
 		}
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	m.LoadAvg = loadAvg()
 	return m
 }
 
+// loadAvg returns the 1, 5 and 15-minute load averages, or "".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
+}
+
 func (m Machine) String() string {
-	return fmt.Sprintf("%d CPUs (GOMAXPROCS %d), %s, %s %s, load average %s at start",
-		m.CPUs, m.GOMAXPROCS, m.CPU, m.Go, m.OS, m.LoadAvg)
+	return fmt.Sprintf("%d CPUs (GOMAXPROCS %d), %s, %s %s, load average %s at start, %s at end",
+		m.CPUs, m.GOMAXPROCS, m.CPU, m.Go, m.OS, m.LoadAvg, m.LoadAvgEnd)
 }

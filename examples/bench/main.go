@@ -53,25 +53,25 @@ func run(cfg Config, w io.Writer) error {
 
 	fmt.Fprintf(w, "expiry: %d goroutines for %v, access token lifetime %v, leeway %v, early refresh %v\n",
 		cfg.Goroutines, cfg.Duration, cfg.TTL, cfg.Leeway, cfg.Early)
-	for _, c := range expiryClients {
-		row, series, err := runExpiry(cfg, c)
-		if err != nil {
-			return fmt.Errorf("expiry %s: %w", c, err)
-		}
-		rep.Rows = append(rep.Rows, row)
-		rep.Series = append(rep.Series, series)
+	rows, series, err := runExpiryAll(cfg)
+	if err != nil {
+		return err
 	}
+	rep.Rows = append(rep.Rows, rows...)
+	rep.Series = series
 
 	fmt.Fprintf(w, "keyring: %d requests, %d refreshes, over fakekeyring\n", cfg.KeyringRequests, cfg.KeyringRefreshes)
-	rows, err := runKeyring(cfg)
+	rows, err = runKeyring(cfg)
 	if err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
 	rep.Rows = append(rep.Rows, rows...)
 
 	rep.Elapsed = Millis(time.Since(start))
+	rep.Machine.LoadAvgEnd = loadAvg()
 	fmt.Fprintln(w)
 	printTable(w, rep.Rows)
+	fmt.Fprintf(w, "\nmachine: %s\n", rep.Machine)
 	if err := rep.write(cfg.Out); err != nil {
 		return err
 	}
