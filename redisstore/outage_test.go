@@ -37,10 +37,11 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// failures counts the log records of failed refreshes.
+// failures counts the log records of failed refreshes, and signals each.
 type failures struct {
 	n    atomic.Int64
 	last atomic.Value // string
+	ch   chan struct{}
 }
 
 func (f *failures) Enabled(context.Context, slog.Level) bool { return true }
@@ -49,6 +50,7 @@ func (f *failures) WithGroup(string) slog.Handler            { return f }
 func (f *failures) Handle(_ context.Context, r slog.Record) error {
 	if strings.Contains(r.Message, "refresh failed") {
 		f.n.Add(1)
+		defer func() { f.ch <- struct{}{} }()
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "err" {
 				f.last.Store(a.Value.String())
@@ -80,7 +82,7 @@ func TestRedisGoesAway(t *testing.T) {
 	require.NoError(t, store.Save(ctx, tok0))
 
 	httpT := newHTTP(t)
-	var fails failures
+	fails := failures{ch: make(chan struct{}, 64)}
 	var refreshes atomic.Int64
 	replica := func() (*tokenrefresh.Source, *http.Client) {
 		src := tokenrefresh.NewSource(
@@ -137,10 +139,18 @@ func TestRedisGoesAway(t *testing.T) {
 	// blocking (leeway). Neither can take the lock; the token is served.
 	clk.Advance(45 * time.Second)
 	traffic("down, early refresh window")
-	clk.Advance(10 * time.Second)
+	for range 2 { // each replica's background refresh fails on the lock
+		select {
+		case <-fails.ch:
+		case <-time.After(20 * time.Second):
+			t.Fatal("no background refresh attempt")
+		}
+	}
+	clk.Advance(10 * time.Second) // past the backoff (at most 1s)
 	start := time.Now()
 	traffic("down, token stale")
 	t.Logf("stale-token phase with Redis down took %v", time.Since(start).Round(time.Millisecond))
+	assert.EqualValues(t, 4, fails.n.Load(), "one background and one blocking attempt per replica, then backoff")
 	_, err = a.Refresh(ctx)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, tokenrefresh.ErrReauthRequired, "a transient failure must not end the session")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tokenrefresh/tokenrefresh"
+	"golang.org/x/oauth2"
 )
 
 // Watch timings: how long a quiet subscription waits before it pings Redis
@@ -33,7 +34,9 @@ type watchConfig struct {
 func OnSubscribed(fn func()) WatchOption { return func(c *watchConfig) { c.onSubscribed = fn } }
 
 // OnAdopt registers fn to be called each time Watch made the Source take up
-// a token that another replica stored. fn must not block.
+// a token that another replica stored. Tokens saved through the same Store
+// value are taken for the Source's own, so give each Source its own Store
+// for this count to be exact. fn must not block.
 func OnAdopt(fn func()) WatchOption { return func(c *watchConfig) { c.onAdopt = fn } }
 
 // Watch keeps src in step with the store until ctx is done, then returns
@@ -102,27 +105,33 @@ func (s *Store) Watch(ctx context.Context, src *tokenrefresh.Source, opts ...Wat
 // announced is the fingerprint from a notification, or empty when catching
 // up after (re)subscribing.
 func (s *Store) catchUp(ctx context.Context, src *tokenrefresh.Source, announced string, cfg watchConfig) {
-	cur, err := src.TokenContext(ctx)
-	if err != nil {
+	var stored, cur *oauth2.Token
+	var err error
+	if announced == "" {
+		// Read the store first: asking an unloaded Source for its token
+		// while the store is empty would end its session before any login.
+		if stored, err = s.loadForWatch(ctx); err != nil {
+			return
+		}
+	}
+	if cur, err = src.TokenContext(ctx); err != nil {
 		// Session ended, or no usable token while refreshes fail: nothing
 		// to compare with, and the Source coordinates on its next use.
 		return
 	}
-	if announced != "" && s.codec.fingerprint(cur.AccessToken) == announced {
-		return // our own save, or already adopted
-	}
-	stored, err := s.Load(ctx)
-	if err != nil {
-		if !errors.Is(err, tokenrefresh.ErrNoToken) {
-			s.logger.Warn("redisstore: watch: load stored token", "key", s.key, "err", err)
+	if announced != "" {
+		if s.codec.fingerprint(cur.AccessToken) == announced {
+			return // our own save, or already adopted
 		}
-		return
+		if stored, err = s.loadForWatch(ctx); err != nil {
+			return
+		}
+		if s.codec.fingerprint(stored.AccessToken) != announced {
+			return // superseded already; its own notification follows
+		}
 	}
 	if stored.AccessToken == cur.AccessToken {
 		return
-	}
-	if announced != "" && s.codec.fingerprint(stored.AccessToken) != announced {
-		return // superseded already; its own notification follows
 	}
 	// Reject returns the replacement without a refresh if src moved on in
 	// the meantime; otherwise src takes the lock, reloads the store and
@@ -141,6 +150,16 @@ func (s *Store) catchUp(ctx context.Context, src *tokenrefresh.Source, announced
 			cfg.onAdopt()
 		}
 	}
+}
+
+// loadForWatch loads the stored token, logging failures other than an
+// empty store.
+func (s *Store) loadForWatch(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := s.Load(ctx)
+	if err != nil && !errors.Is(err, tokenrefresh.ErrNoToken) {
+		s.logger.Warn("redisstore: watch: load stored token", "key", s.key, "err", err)
+	}
+	return tok, err
 }
 
 func isTimeout(err error) bool {
