@@ -30,17 +30,13 @@ func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
 	ctx, cancel := context.WithTimeout(context.WithValue(ctx, refreshingKey{}, true), s.cfg.refreshTimeout)
 	defer cancel()
 
-	if s.cfg.store != nil && s.cfg.locker != nil {
-		unlock, err := s.cfg.locker.Lock(ctx)
-		if err != nil {
-			return s.failed(ctx, seen, nil, transient(0, "", 0, errorf("take refresh lock: %w", err)))
-		}
-		defer func() {
-			if err := unlock(); err != nil {
-				s.cfg.logger.Warn("tokenrefresh: release refresh lock", "err", err)
-			}
-		}()
+	s.started()
+	defer s.finished()
+	unlock, err := s.lockStore(ctx)
+	if err != nil {
+		return s.failed(ctx, seen, nil, transient(0, "", 0, err))
 	}
+	defer unlock()
 
 	base := seen.token()
 	if s.cfg.store != nil && (seen == nil || s.cfg.locker != nil) {
@@ -77,6 +73,25 @@ func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
 		return s.failed(ctx, seen, base, classify(err, base.RefreshToken, base.AccessToken))
 	}
 	return s.succeeded(ctx, seen, s.newState(s.normalize(tok, base)))
+}
+
+// started and finished keep count of refreshes under way, for Wait.
+func (s *Source) started() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.running++
+}
+
+func (s *Source) finished() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running--
+	if s.running == 0 {
+		close(s.idle)
+	}
 }
 
 // callRefresher calls the Refresher with a copy of base, so a Refresher

@@ -41,6 +41,10 @@ type Source struct {
 	// so a coordinating refresh can tell another process's newer token from
 	// our own older one (after a failed Save, the store lags behind memory).
 	persisted string
+	// running counts refreshes under way; idle is closed when it drops to
+	// zero, for Wait.
+	running int
+	idle    chan struct{}
 }
 
 // state is an immutable snapshot of the session, swapped atomically.
@@ -129,15 +133,20 @@ func (s *Source) Reject(ctx context.Context, rejected *oauth2.Token) (*oauth2.To
 // SetToken starts a new session with tok, typically just obtained by logging
 // in, and saves it to the Store. It ends any backoff and a previous
 // ErrReauthRequired. If saving fails the token is used all the same and the
-// error is returned.
+// error is returned. With a Locker, SetToken holds the lock while it saves,
+// so that another process's refresh cannot overwrite the new login.
 func (s *Source) SetToken(ctx context.Context, tok *oauth2.Token) error {
 	if tok == nil || tok.AccessToken == "" {
 		return errorf("SetToken: token has no access token")
 	}
 	st := s.newState(s.normalize(tok, nil))
+	unlock, err := s.lockStore(ctx)
+	if err != nil {
+		return errorf("SetToken: %w", err)
+	}
+	defer unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
 	if s.cfg.store != nil {
 		if err = s.cfg.store.Save(ctx, st.tok); err != nil {
 			err = errorf("SetToken: save token: %w", err)
@@ -154,6 +163,11 @@ func (s *Source) SetToken(ctx context.Context, tok *oauth2.Token) error {
 // Store. Later calls fail with ErrReauthRequired until SetToken. OnReauth is
 // not called, since the user asked for it.
 func (s *Source) Logout(ctx context.Context) error {
+	unlock, err := s.lockStore(ctx)
+	if err != nil {
+		return errorf("Logout: %w", err)
+	}
+	defer unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cur.Store(&state{err: errorf("logged out: %w", ErrReauthRequired)})
@@ -164,6 +178,45 @@ func (s *Source) Logout(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Wait blocks until the refreshes under way, including one running in the
+// background or abandoned by a cancelled caller, have finished and saved
+// their result, or until ctx is done. A short-lived process, such as a CLI
+// command, should call it before it exits: a refresh cut short after the
+// server rotated the refresh token, but before the new one was saved,
+// would cost the session.
+func (s *Source) Wait(ctx context.Context) error {
+	s.mu.Lock()
+	idle := s.idle
+	running := s.running
+	s.mu.Unlock()
+	if running == 0 {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lockStore takes the Locker, when there is one and a Store to guard. The
+// returned function releases it and logs a failure to do so.
+func (s *Source) lockStore(ctx context.Context) (func(), error) {
+	if s.cfg.store == nil || s.cfg.locker == nil {
+		return func() {}, nil
+	}
+	unlock, err := s.cfg.locker.Lock(ctx)
+	if err != nil {
+		return nil, errorf("take refresh lock: %w", err)
+	}
+	return func() {
+		if err := unlock(); err != nil {
+			s.cfg.logger.Warn("tokenrefresh: release refresh lock", "err", err)
+		}
+	}, nil
 }
 
 // String describes the session without revealing any token.

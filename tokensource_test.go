@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,4 +428,60 @@ func TestStringRevealsNoToken(t *testing.T) {
 	assert.True(t, strings.HasPrefix(s, "tokenrefresh.Source{"), s)
 	assert.Contains(t, s, "refresh token: true")
 	requireNoSecrets(t, []string{s}, tok)
+}
+
+func TestWaitLetsARefreshAbandonedByItsCallerFinishAndSave(t *testing.T) {
+	clock := newFakeClock()
+	entered, release := make(chan struct{}), make(chan struct{})
+	next := newToken(clock, time.Hour)
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		close(entered)
+		<-release
+		return next, nil
+	}}
+	store := NewMemoryStore(newToken(clock, time.Minute))
+	src := NewSource(r, WithStore(store), WithClock(clock.Now))
+	require.NoError(t, src.Wait(context.Background()), "nothing to wait for")
+	_, err := src.TokenContext(context.Background())
+	require.NoError(t, err)
+	clock.Advance(time.Minute)
+
+	// The caller gives up (Ctrl-C); the refresh goes on.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-entered; cancel() }()
+	_, err = src.TokenContext(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+
+	// Wait with a context that ends reports it.
+	short, cancelShort := context.WithCancel(context.Background())
+	cancelShort()
+	require.ErrorIs(t, src.Wait(short), context.Canceled)
+
+	saved := make(chan string, 1)
+	go func() {
+		_ = src.Wait(context.Background())
+		tok, _ := store.Load(context.Background())
+		saved <- tok.AccessToken
+	}()
+	close(release)
+	assert.Equal(t, next.AccessToken, <-saved, "Wait returned before the refreshed token was saved")
+}
+
+// recordingLocker counts lock and unlock calls.
+type recordingLocker struct{ locks, unlocks atomic.Int32 }
+
+func (l *recordingLocker) Lock(context.Context) (func() error, error) {
+	l.locks.Add(1)
+	return func() error { l.unlocks.Add(1); return nil }, nil
+}
+
+func TestSetTokenAndLogoutHoldTheLock(t *testing.T) {
+	clock := newFakeClock()
+	locker := &recordingLocker{}
+	src := NewSource(rotating(t, clock, time.Hour), WithStore(NewMemoryStore(nil)), WithLocker(locker), WithClock(clock.Now))
+	require.NoError(t, src.SetToken(context.Background(), newToken(clock, time.Hour)))
+	assert.EqualValues(t, 1, locker.locks.Load())
+	require.NoError(t, src.Logout(context.Background()))
+	assert.EqualValues(t, 2, locker.locks.Load())
+	assert.EqualValues(t, 2, locker.unlocks.Load())
 }
