@@ -47,8 +47,9 @@ func OnAdopt(fn func()) WatchOption { return func(c *watchConfig) { c.onAdopt = 
 // once, rather than when src's own copy goes stale. It does so through the
 // Source's ordinary coordination: it reports src's current token as
 // superseded (Source.Reject), and the Source takes the lock, reads the store
-// and adopts the newer token found there, without a refresh. Watch never
-// saves a token itself. It also catches up each time it (re)subscribes, for
+// and adopts the newer token found there, without a refresh. (Should the
+// stored token be stale already, the Source refreshes it, as its next
+// request would.) Watch never saves a token itself. It also catches up each time it (re)subscribes, for
 // changes made while it was not listening.
 //
 // A Source whose session has ended (tokenrefresh.ErrReauthRequired) is left
