@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	dbus "github.com/godbus/dbus/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
@@ -45,6 +46,7 @@ func TestCrossProcessRefreshOnce(t *testing.T) {
 		if os.Getenv(keyringTestsEnv) != "1" {
 			t.Skip("set TOKENREFRESH_KEYRING_TESTS=1 and run under dbus-run-session with gnome-keyring-daemon; see README")
 		}
+		t.Cleanup(closeSessionBus)
 		runCrossProcess(t, "keyring:tokenrefresh-cross-"+randomText(t, 8))
 	})
 }
@@ -127,6 +129,9 @@ func TestCrossProcessHelper(t *testing.T) {
 		t.Skip("helper process for TestCrossProcessRefreshOnce")
 	}
 	server := os.Getenv(helperServerEnv)
+	if strings.HasPrefix(os.Getenv(helperStoreEnv), "keyring:") {
+		t.Cleanup(closeSessionBus)
+	}
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
 	src := NewSource(JSONRefresher(server+"/refresh", &http.Client{Transport: transport}),
@@ -153,6 +158,14 @@ func crossStore(spec string) Store {
 		return NewKeyringStore(arg, "cross-process", WithKeyringTimeout(10*time.Second))
 	}
 	return NewFileStore(arg)
+}
+
+// closeSessionBus closes godbus's shared session bus connection, which the
+// keyring opens and keeps, with its goroutines, for the life of the process.
+func closeSessionBus() {
+	if conn, err := dbus.SessionBus(); err == nil {
+		_ = conn.Close()
+	}
 }
 
 // fingerprint identifies a token without revealing it.

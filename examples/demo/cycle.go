@@ -87,7 +87,7 @@ func (d *demo) run(ctx context.Context, out io.Writer) error {
 	d.steps.render(out)
 	fmt.Fprintf(out, "\nToken tracker (after each phase)\n")
 	d.renderTracker(out)
-	fmt.Fprintf(out, "\nConcurrent case: %d requests hit the expired token at once: %d × 401, %d refresh, %d succeeded.\n",
+	fmt.Fprintf(out, "\nConcurrent case: %d requests at once on a revoked token: %d × 401, %d refresh, %d succeeded.\n",
 		storm.requests, storm.rejected, storm.refreshes, storm.succeeded)
 	st := d.server.Stats()
 	fmt.Fprintf(out, "Server totals: %d logins, %d refreshes, %d rejected refreshes, %d reused refresh tokens, %d API 401s.\n",
