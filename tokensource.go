@@ -61,6 +61,8 @@ type state struct {
 	err error
 }
 
+var _ oauth2.TokenSource = (*Source)(nil)
+
 // NewSource returns a Source that refreshes tokens through r.
 //
 // The first token comes from WithToken, or else from the Store set with
