@@ -167,6 +167,8 @@ func scWant(snap scRequestSnapshot, auth string) http.Header {
 	return h
 }
 
+// TestShallowCopyClipsCallerHeaderSlices: appends to every header of the
+// copy, Authorization included, reach neither the caller nor later copies.
 func TestShallowCopyClipsCallerHeaderSlices(t *testing.T) {
 	var refreshes atomic.Int32
 	base := &meddlingRoundTripper{}
@@ -192,6 +194,8 @@ func TestShallowCopyClipsCallerHeaderSlices(t *testing.T) {
 	assert.Zero(t, refreshes.Load())
 }
 
+// TestShallowCopyConcurrentAppendsDoNotRace: one caller request sent from
+// many goroutines at once, each copy appended to.
 func TestShallowCopyConcurrentAppendsDoNotRace(t *testing.T) {
 	// Under -race, an unclipped slice shared by concurrent copies would be
 	// a data race as well as a wrong header.
@@ -219,6 +223,8 @@ func TestShallowCopyConcurrentAppendsDoNotRace(t *testing.T) {
 	}
 }
 
+// TestShallowCopyAcross401Retry: the retry is a fresh copy of the caller's
+// request, with the new token and none of the first attempt's appends.
 func TestShallowCopyAcross401Retry(t *testing.T) {
 	var refreshes atomic.Int32
 	base := &meddlingRoundTripper{answer: func(req *http.Request, n int) *http.Response {
@@ -253,6 +259,8 @@ func TestShallowCopyAcross401Retry(t *testing.T) {
 	assert.NotSame(t, seen[0].req, seen[1].req, "the retry reused the first attempt's copy")
 }
 
+// TestShallowCopyAcrossRedirects: through http.Client, with 307, 308 and 302
+// hops, a 401 retry on a redirected hop and a hop to another host.
 func TestShallowCopyAcrossRedirects(t *testing.T) {
 	var refreshes atomic.Int32
 	var nextAnswered atomic.Bool
@@ -317,9 +325,9 @@ func TestShallowCopyAcrossRedirects(t *testing.T) {
 	assert.Empty(t, seen[4].body)
 }
 
+// TestShallowCopyKeepsCallerAuthorization: a caller that set its own
+// Authorization keeps it; the copy carries the Source's token instead.
 func TestShallowCopyKeepsCallerAuthorization(t *testing.T) {
-	// A caller that set its own Authorization keeps it; the copy carries
-	// the Source's token instead.
 	var refreshes atomic.Int32
 	base := &meddlingRoundTripper{}
 	tr := &Transport{Source: scSource(&refreshes), Base: base}

@@ -47,6 +47,7 @@ func loadAvg() string {
 	return ""
 }
 
+// String describes m in one line.
 func (m Machine) String() string {
 	return fmt.Sprintf("%d CPUs (GOMAXPROCS %d), %s, %s %s, load average %s at start, %s at end",
 		m.CPUs, m.GOMAXPROCS, m.CPU, m.Go, m.OS, m.LoadAvg, m.LoadAvgEnd)

@@ -20,6 +20,8 @@ func (m Millis) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.FormatFloat(float64(m)/float64(time.Millisecond), 'f', 3, 64)), nil
 }
 
+// String formats m for the table: two decimals below 10ms, whole
+// milliseconds below a second, seconds above.
 func (m Millis) String() string {
 	d := time.Duration(m)
 	switch {
