@@ -58,8 +58,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return resp, nil
 	}
-	next, err := t.Source.reject(ctx, st)
+	// Release the 401's connection first: a refresh waited on by many
+	// requests may need a connection from the same bounded pool.
 	discard(resp)
+	next, err := t.Source.reject(ctx, st)
 	if err != nil {
 		return nil, err
 	}

@@ -337,3 +337,52 @@ func TestTransportWithoutSourceIsAClearError(t *testing.T) {
 	_, err := (&http.Client{Transport: &Transport{}}).Get(srv.URL)
 	require.ErrorContains(t, err, "Transport.Source is nil")
 }
+
+// More requests get a 401 than the client has connections, and the token
+// endpoint is reached through the same pool: each 401 must give its
+// connection back before waiting for the refresh, or the refresh starves.
+func TestStormLargerThanTheConnectionPool(t *testing.T) {
+	const requests, conns = 32, 4
+	clock := newFakeClock()
+	old := newToken(clock, time.Hour)
+	var valid atomic.Pointer[string]
+	revoked := "-"
+	valid.Store(&revoked)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/refresh", func(w http.ResponseWriter, r *http.Request) {
+		tok := newToken(clock, time.Hour)
+		valid.Store(&tok.AccessToken)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"`+tok.AccessToken+`","expires_in":3600}`)
+	})
+	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+*valid.Load() {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, "revoked")
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	pool := &http.Transport{MaxConnsPerHost: conns}
+	defer pool.CloseIdleConnections()
+	r := &countingRefresher{fn: JSONRefresher(srv.URL+"/refresh", &http.Client{Transport: pool}).Refresh}
+	client := &http.Client{Transport: &Transport{
+		Source: NewSource(r, WithToken(old), WithClock(clock.Now), WithRefreshTimeout(5*time.Second)),
+		Base:   pool,
+	}}
+
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range requests {
+		wg.Go(func() {
+			status, _, err := get(t, client, srv.URL+"/api")
+			if assert.NoError(t, err) && assert.Equal(t, http.StatusOK, status) {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, requests, ok.Load())
+	assert.EqualValues(t, 1, r.calls.Load())
+}
