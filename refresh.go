@@ -50,7 +50,7 @@ func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
 		case err != nil:
 			return s.failed(ctx, seen, base, transient(0, "", 0, errorf("load stored token: %w", err)))
 		case seen == nil || s.foreign(stored, seen.tok):
-			st := s.newState(s.normalize(stored, nil))
+			st := s.newState(cloneToken(stored))
 			s.mu.Lock()
 			s.persisted = stored.AccessToken
 			s.mu.Unlock()
@@ -144,7 +144,7 @@ func (s *Source) failed(ctx context.Context, seen *state, base *oauth2.Token, re
 	if s.cfg.store != nil && base != nil {
 		if stored, err := s.cfg.store.Load(ctx); err == nil && s.foreign(stored, base) {
 			s.cfg.logger.Info("tokenrefresh: refresh token rejected, adopted newer stored token")
-			return s.publish(seen, s.newState(s.normalize(stored, nil)), nil)
+			return s.publish(seen, s.newState(cloneToken(stored)), nil)
 		}
 	}
 	s.mu.Lock()
@@ -203,8 +203,10 @@ func (s *Source) stillValid(seen *state) *state {
 	return seen
 }
 
-// normalize copies tok, keeps base's refresh token when the server sent no
-// new one, and computes the expiry on the Source's clock.
+// normalize copies tok, a token just received, keeps base's refresh token
+// when the server sent no new one, and computes the expiry on the Source's
+// clock. Stored tokens are not normalized: their expires_in is as old as
+// they are, and only their expiry is still true.
 func (s *Source) normalize(tok, base *oauth2.Token) *oauth2.Token {
 	t := cloneToken(tok)
 	if t.RefreshToken == "" && base != nil {

@@ -485,3 +485,16 @@ func TestSetTokenAndLogoutHoldTheLock(t *testing.T) {
 	assert.EqualValues(t, 2, locker.locks.Load())
 	assert.EqualValues(t, 2, locker.unlocks.Load())
 }
+
+func TestAdoptedStoredTokenKeepsItsExpiry(t *testing.T) {
+	clock := newFakeClock()
+	// Saved by another process half an hour ago, with the expires_in of
+	// its answer still set.
+	stored := newToken(clock, time.Hour)
+	stored.ExpiresIn = 3600
+	clock.Advance(30 * time.Minute)
+	src := NewSource(rotating(t, clock, time.Hour), WithStore(NewMemoryStore(stored)), WithClock(clock.Now))
+	tok, err := src.TokenContext(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, stored.Expiry, tok.Expiry, "a stored token's expiry was moved")
+}
