@@ -67,7 +67,7 @@ func NewKeyringStore(service, account string, opts ...KeyringOption) *KeyringSto
 
 // Load implements Store.
 func (s *KeyringStore) Load(ctx context.Context) (*oauth2.Token, error) {
-	if s.usingFile() {
+	if s.UsingFile() {
 		return s.file.Load(ctx)
 	}
 	var tok *oauth2.Token
@@ -83,7 +83,7 @@ func (s *KeyringStore) Load(ctx context.Context) (*oauth2.Token, error) {
 
 // Save implements Store.
 func (s *KeyringStore) Save(ctx context.Context, tok *oauth2.Token) error {
-	if s.usingFile() {
+	if s.UsingFile() {
 		return s.file.Save(ctx, tok)
 	}
 	plain, err := encodeToken(tok, s.extras)
@@ -111,7 +111,7 @@ func (s *KeyringStore) Save(ctx context.Context, tok *oauth2.Token) error {
 
 // Delete implements Store. It removes the manifest and every chunk.
 func (s *KeyringStore) Delete(ctx context.Context) error {
-	if s.usingFile() {
+	if s.UsingFile() {
 		return s.file.Delete(ctx)
 	}
 	err := s.run(ctx, "delete", s.delete)

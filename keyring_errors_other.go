@@ -8,4 +8,6 @@ package tokenrefresh
 
 func platformUnavailable(error) bool { return false }
 
+func platformUnreachable() error { return nil }
+
 func platformLocked(error) bool { return false }

@@ -13,8 +13,14 @@ const (
 	choiceFile
 )
 
-// usingFile reports whether the store has settled on its fallback file.
-func (s *KeyringStore) usingFile() bool {
+// UsingFile reports whether the store keeps its token in the file given to
+// WithFileFallback because the OS keyring is unavailable. The store decides
+// on the first Load, Save or Delete that either gets an answer from the
+// keyring or finds it unavailable, and never changes its mind; ask after
+// such an operation. Until then (operations that time out decide nothing),
+// and always for a store without WithFileFallback, UsingFile reports false.
+// It is safe to call concurrently with the store's operations.
+func (s *KeyringStore) UsingFile() bool {
 	return s.file != nil && backendChoice(s.choice.Load()) == choiceFile
 }
 

@@ -2,6 +2,7 @@ package tokenrefresh
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,6 +52,7 @@ func TestFallbackToFileWhenKeyringUnavailable(t *testing.T) {
 	var logs syncBuffer
 	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(logs.logger()))
 	tok := persistTestToken(t, 16<<10)
+	assert.False(t, s.UsingFile(), "undecided before the first operation")
 
 	// Several goroutines meet the unavailable keyring at once.
 	var wg sync.WaitGroup
@@ -58,6 +60,7 @@ func TestFallbackToFileWhenKeyringUnavailable(t *testing.T) {
 		wg.Go(func() {
 			_, err := s.Load(t.Context())
 			assert.ErrorIs(t, err, ErrNoToken, "an empty file store, not the keyring error")
+			assert.True(t, s.UsingFile(), "after an operation served by the file")
 		})
 	}
 	wg.Wait()
@@ -83,6 +86,7 @@ func TestFallbackToFileWhenKeyringUnavailable(t *testing.T) {
 	assert.Equal(t, calls, k.Calls(fakekeyring.Get)+k.Calls(fakekeyring.Set))
 	assert.NoFileExists(t, path)
 	assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"))
+	assert.True(t, s.UsingFile())
 }
 
 func TestNoFallbackWhenKeyringTimesOut(t *testing.T) {
@@ -98,11 +102,13 @@ func TestNoFallbackWhenKeyringTimesOut(t *testing.T) {
 	require.ErrorIs(t, err, ErrKeyringTimeout)
 	assert.NoFileExists(t, path)
 	assert.Empty(t, logs.String())
+	assert.False(t, s.UsingFile())
 
 	gate.Release()
 	require.Eventually(t, func() bool { return s.Save(t.Context(), persistTestToken(t, 100)) == nil },
 		5*time.Second, 5*time.Millisecond)
 	assert.NoFileExists(t, path, "the keyring, not the file, got the token")
+	assert.False(t, s.UsingFile())
 }
 
 func TestNoFallbackOnceKeyringChosen(t *testing.T) {
@@ -120,4 +126,32 @@ func TestNoFallbackOnceKeyringChosen(t *testing.T) {
 	require.ErrorIs(t, err, ErrKeyringUnavailable)
 	assert.NoFileExists(t, path)
 	assert.Empty(t, logs.String())
+	assert.False(t, s.UsingFile())
+}
+
+// An operation that gets no verdict from the keyring decides nothing: the
+// next one that does decides.
+func TestUsingFileUndecidedUntilVerdict(t *testing.T) {
+	k := fakekeyring.New()
+	unavailable(k)
+	path := filepath.Join(t.TempDir(), "token.json")
+	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(slog.New(slog.DiscardHandler)))
+	ctx, cancel := contextCanceled(t)
+	defer cancel()
+	_, err := s.Load(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, s.UsingFile())
+
+	_, err = s.Load(t.Context())
+	require.ErrorIs(t, err, ErrNoToken)
+	assert.True(t, s.UsingFile())
+}
+
+func TestUsingFileWithoutFallback(t *testing.T) {
+	k := fakekeyring.New()
+	unavailable(k)
+	s := newFakeStore(k)
+	_, err := s.Load(t.Context())
+	require.ErrorIs(t, err, ErrKeyringUnavailable)
+	assert.False(t, s.UsingFile())
 }

@@ -24,14 +24,32 @@ type Keyring interface {
 	Delete(service, user string) error
 }
 
-// systemKeyring is the OS keyring through go-keyring.
+// systemKeyring is the OS keyring through go-keyring. Before each call it
+// checks that the keyring can be reached at all (platformUnreachable), so
+// that a missing D-Bus session bus fails at once with ErrKeyringUnavailable
+// instead of making godbus start one.
 type systemKeyring struct{}
 
-func (systemKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (systemKeyring) Get(service, user string) (string, error) {
+	if err := platformUnreachable(); err != nil {
+		return "", err
+	}
+	return keyring.Get(service, user)
+}
+
 func (systemKeyring) Set(service, user, secret string) error {
+	if err := platformUnreachable(); err != nil {
+		return err
+	}
 	return keyring.Set(service, user, secret)
 }
-func (systemKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
+
+func (systemKeyring) Delete(service, user string) error {
+	if err := platformUnreachable(); err != nil {
+		return err
+	}
+	return keyring.Delete(service, user)
+}
 
 // keyringConfig collects KeyringOptions.
 type keyringConfig struct {
@@ -79,7 +97,8 @@ func WithKeyringTimeout(d time.Duration) KeyringOption {
 // when, and only when, the OS keyring is unavailable (ErrKeyringUnavailable).
 // A locked or slow keyring never falls back, since it may hold a newer token.
 // The first operation that reaches a decision fixes it for the store's
-// lifetime; switching to the file logs one warning.
+// lifetime; switching to the file logs one warning, and
+// KeyringStore.UsingFile reports it.
 func WithFileFallback(path string) KeyringOption {
 	return keyringOptionFunc(func(c *keyringConfig) { c.fallbackPath = path })
 }

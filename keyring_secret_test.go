@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,7 @@ func TestKeyringAbsentHelperProcess(t *testing.T) {
 	switch {
 	case errors.Is(err, ErrKeyringUnavailable):
 		fmt.Println("result: unavailable")
+		fmt.Printf("error: %v\n", err)
 	case errors.Is(err, ErrKeyringTimeout):
 		fmt.Println("result: timeout")
 	default:
@@ -160,8 +163,26 @@ func TestKeyringAbsentSecretService(t *testing.T) {
 	}
 	dir := t.TempDir()
 	t.Run("dead bus socket", func(t *testing.T) {
-		out := runAbsentHelper(t, nil, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-bus"))
+		out, _ := runAbsentHelper(t, nil, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-bus"))
 		assert.Equal(t, "result: unavailable", out)
+	})
+	t.Run("no bus", func(t *testing.T) {
+		// No address and nothing where godbus looks for a bus: godbus would
+		// run dbus-launch, which leaves daemons behind and a locked keyring
+		// that times out. A dbus-launch that records being run and
+		// starts nothing stands in for the real one.
+		uid := strconv.Itoa(os.Getuid())
+		for _, name := range []string{"bus", "dbus-session"} {
+			if _, err := os.Stat(filepath.Join("/run/user", uid, name)); err == nil {
+				t.Skipf("this machine has a session bus at /run/user/%s/%s, where godbus looks", uid, name)
+			}
+		}
+		bin, ran := fakeDBusLaunch(t)
+		out, msg := runAbsentHelper(t, nil, "DBUS_SESSION_BUS_ADDRESS", "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		assert.Equal(t, "result: unavailable", out)
+		assert.Contains(t, msg, "no D-Bus session bus")
+		assert.Contains(t, msg, "set DBUS_SESSION_BUS_ADDRESS or use a file store")
+		assert.NoFileExists(t, ran, "dbus-launch was run")
 	})
 	t.Run("bus without secret service", func(t *testing.T) {
 		if _, err := exec.LookPath("dbus-run-session"); err != nil {
@@ -182,28 +203,63 @@ func TestKeyringAbsentSecretService(t *testing.T) {
   </policy>
 </busconfig>
 `), 0o600))
-		out := runAbsentHelper(t, []string{"dbus-run-session", "--config-file=" + conf, "--"})
+		out, _ := runAbsentHelper(t, []string{"dbus-run-session", "--config-file=" + conf, "--"})
 		assert.Equal(t, "result: unavailable", out)
 	})
 }
 
 // runAbsentHelper runs TestKeyringAbsentHelperProcess, under wrapper if
-// given, and returns its result line. A hang fails the test instead of
-// blocking it.
-func runAbsentHelper(t *testing.T, wrapper []string, env ...string) string {
+// given, and returns its result line and the error it printed, if any. env
+// adds to or replaces this process's environment; a name without "="
+// removes that variable. A hang fails the test instead of blocking it.
+func runAbsentHelper(t *testing.T, wrapper []string, env ...string) (result, errText string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	args := append(wrapper, os.Args[0], "-test.run=^TestKeyringAbsentHelperProcess$")
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), append(env, absentHelperEnv+"=1")...)
+	cmd.Env = append(environWithout(env), absentHelperEnv+"=1")
+	for _, kv := range env {
+		if strings.Contains(kv, "=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	out, err := cmd.Output()
 	require.NoError(t, err, "helper failed: %s", out)
 	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "error: "); ok {
+			errText = v
+		}
 		if strings.HasPrefix(line, "result: ") {
-			return line
+			result = line
 		}
 	}
-	t.Fatalf("helper printed no result: %s", out)
-	return ""
+	if result == "" {
+		t.Fatalf("helper printed no result: %s", out)
+	}
+	return result, errText
+}
+
+// environWithout returns this process's environment without the variables
+// named in env ("NAME" or "NAME=value").
+func environWithout(env []string) []string {
+	var kept []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(env, func(e string) bool { n, _, _ := strings.Cut(e, "="); return n == name }) {
+			kept = append(kept, kv)
+		}
+	}
+	return kept
+}
+
+// fakeDBusLaunch writes a dbus-launch into a new directory, for PATH, that
+// creates the file ran and prints the address of a bus that does not exist.
+func fakeDBusLaunch(t *testing.T) (dir, ran string) {
+	t.Helper()
+	dir = t.TempDir()
+	ran = filepath.Join(dir, "ran")
+	script := "#!/bin/sh\n: > '" + ran + "'\necho 'DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(dir, "no-bus") + "'\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dbus-launch"), []byte(script), 0o700))
+	return dir, ran
 }

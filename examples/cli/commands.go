@@ -38,8 +38,11 @@ func (a *app) login(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = s.locked(ctx, func() error { return s.src.SetToken(ctx, tok) })
-	if err != nil {
+	// SetToken saves under the refresh lock, so that another copy's
+	// refresh cannot save its token over the new session.
+	lockCtx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	if err := s.src.SetToken(lockCtx, tok); err != nil {
 		return fmt.Errorf("logged in, but the session could not be saved: %w", err)
 	}
 	fmt.Fprintf(a.stdout, "Logged in to %s as %s; session saved in %s.\n", a.server, user, s.describe())
@@ -131,26 +134,24 @@ func (a *app) logout(ctx context.Context, args []string) error {
 		return err
 	}
 	var user string
-	err = s.locked(ctx, func() error {
-		tok, err := s.store.Load(ctx)
-		switch {
-		case errors.Is(err, tokenrefresh.ErrNoToken):
-			return nil
-		case err == nil:
-			user = username(tok)
-		case errors.Is(err, tokenrefresh.ErrTokenCorrupt):
-			user = "an unreadable session"
-		default:
-			return err
-		}
-		return s.src.Logout(ctx)
-	})
-	if err != nil {
-		return err
-	}
-	if user == "" {
+	tok, err := s.store.Load(ctx)
+	switch {
+	case errors.Is(err, tokenrefresh.ErrNoToken):
 		fmt.Fprintf(a.stdout, "Not logged in to %s; nothing to do.\n", a.server)
 		return nil
+	case err == nil:
+		user = username(tok)
+	case errors.Is(err, tokenrefresh.ErrTokenCorrupt):
+		user = "an unreadable session"
+	default:
+		return err
+	}
+	// Logout deletes under the refresh lock, so that another copy's
+	// refresh cannot bring the session back.
+	lockCtx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	if err := s.src.Logout(lockCtx); err != nil {
+		return err
 	}
 	fmt.Fprintf(a.stdout, "Logged out %s from %s.\n", user, a.server)
 	return nil

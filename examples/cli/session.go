@@ -37,18 +37,21 @@ const (
 
 	// httpTimeout bounds each login and refresh request.
 	httpTimeout = 30 * time.Second
+	// lockTimeout bounds login's and logout's wait for the refresh lock,
+	// which another copy holds while it refreshes, and their store write.
+	lockTimeout = httpTimeout
 )
 
 // session is the persistent session of one server: where it is stored, the
 // lock that serialises refreshes between processes, and the Source.
 type session struct {
-	app    *app
-	store  tokenrefresh.Store
-	locker tokenrefresh.Locker
-	src    *tokenrefresh.Source
+	app     *app
+	store   tokenrefresh.Store
+	keyring *tokenrefresh.KeyringStore // store, unless --insecure-file-store
+	locker  tokenrefresh.Locker
+	src     *tokenrefresh.Source
 
 	fallback string      // keyring fallback file, or ""
-	fellBack atomic.Bool // the keyring was unavailable and fallback is in use
 	ended    atomic.Bool // OnReauth ran: the server rejected the session
 }
 
@@ -61,17 +64,20 @@ func (a *app) openSession() (*session, error) {
 		s.store = tokenrefresh.NewFileStore(a.filePath, tokenrefresh.WithExtraFields(userField))
 		s.locker = tokenrefresh.NewFileLockerAt(a.filePath + ".lock")
 	} else {
-		noAutolaunchedBus()
+		// Without a D-Bus session bus (over SSH, in a container) the
+		// keyring store reports ErrKeyringUnavailable at once, without
+		// starting a bus, and falls back to the file.
 		service := envOr(serviceEnv, defaultService)
 		opts := []tokenrefresh.KeyringOption{
 			tokenrefresh.WithExtraFields(userField),
-			tokenrefresh.WithKeyringLogger(slog.New(&noticeHandler{s: s, w: a.stderr})),
+			tokenrefresh.WithKeyringLogger(slog.New(&noticeHandler{prog: a.prog, w: a.stderr})),
 		}
 		if dir, err := os.UserConfigDir(); err == nil {
 			s.fallback = filepath.Join(dir, service, "session-"+digest(service, a.server)+".json")
 			opts = append(opts, tokenrefresh.WithFileFallback(s.fallback))
 		}
-		s.store = tokenrefresh.NewKeyringStore(service, a.server, opts...)
+		s.keyring = tokenrefresh.NewKeyringStore(service, a.server, opts...)
+		s.store = s.keyring
 		if dir := os.Getenv(lockDirEnv); dir != "" {
 			s.locker = tokenrefresh.NewFileLockerAt(filepath.Join(dir, digest(service, a.server)+".lock"))
 		} else {
@@ -100,30 +106,13 @@ func (a *app) openSession() (*session, error) {
 	return s, nil
 }
 
-// locked runs fn holding the refresh lock, so that a login or logout never
-// interleaves with another process's refresh, which would otherwise save
-// its refreshed token over the new session or resurrect the old one.
-func (s *session) locked(ctx context.Context, fn func() error) error {
-	lockCtx, cancel := context.WithTimeout(ctx, httpTimeout)
-	defer cancel()
-	unlock, err := s.locker.Lock(lockCtx)
-	if err != nil {
-		return err
-	}
-	err = fn()
-	if uerr := unlock(); err == nil && uerr != nil {
-		fmt.Fprintf(s.app.stderr, "%s: warning: %v\n", s.app.prog, uerr)
-	}
-	return err
-}
-
 // describe names the store in use. Call it after a store operation: only
 // then does a keyring store know whether it fell back to its file.
 func (s *session) describe() string {
 	switch {
-	case s.app.filePath != "":
+	case s.keyring == nil:
 		return "file " + s.app.filePath + " (--insecure-file-store)"
-	case s.fellBack.Load():
+	case s.keyring.UsingFile():
 		return "file " + s.fallback + " (OS keyring unavailable)"
 	}
 	return fmt.Sprintf("OS keyring (service %q, account %q)", envOr(serviceEnv, defaultService), s.app.server)
@@ -160,11 +149,11 @@ func digest(service, account string) string {
 }
 
 // noticeHandler turns the keyring store's warnings into one line each on
-// stderr, and notices when the store falls back to its file: the fallback
-// warning is the store's only record that carries a "path".
+// stderr, naming the file of the fallback warning but leaving out the
+// error details.
 type noticeHandler struct {
-	s *session
-	w io.Writer
+	prog string
+	w    io.Writer
 }
 
 func (h *noticeHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
@@ -172,13 +161,12 @@ func (h *noticeHandler) Enabled(_ context.Context, l slog.Level) bool { return l
 func (h *noticeHandler) Handle(_ context.Context, r slog.Record) error {
 	msg := strings.TrimPrefix(r.Message, "tokenrefresh: ")
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "path" && a.Value.String() == h.s.fallback {
-			h.s.fellBack.Store(true)
+		if a.Key == "path" {
 			msg += ": " + a.Value.String()
 		}
 		return true
 	})
-	_, err := fmt.Fprintf(h.w, "%s: warning: %s\n", h.s.app.prog, msg)
+	_, err := fmt.Fprintf(h.w, "%s: warning: %s\n", h.prog, msg)
 	return err
 }
 
