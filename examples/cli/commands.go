@@ -62,6 +62,10 @@ func (a *app) get(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A refresh whose caller gave up (Ctrl-C) goes on detached: let it save
+	// the rotated refresh token before the process exits, or the next run
+	// would present a spent one.
+	defer func() { _ = s.src.Wait(context.Background()) }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return err
