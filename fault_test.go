@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/testlog"
 )
 
 // outcome is the class of result a caller sees.
@@ -244,10 +247,10 @@ func runFault(t *testing.T, f fault, kind string) {
 	if f.store != nil {
 		f.store(store)
 	}
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	var reauths atomic.Int32
 	src := NewSource(refresher, WithStore(store), WithClock(clock.Now), WithRefreshTimeout(200*time.Millisecond),
-		WithLogger(logs.logger()), OnReauth(func(error) { reauths.Add(1) }))
+		WithLogger(logs.Logger(slog.LevelDebug)), OnReauth(func(error) { reauths.Add(1) }))
 	client := &http.Client{Transport: &Transport{Source: src, Base: &http.Transport{}}}
 	defer client.CloseIdleConnections()
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,28 +15,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newFakeClock returns a clock that moves only when told to.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // secret returns a distinctive random value, so tests can search logs and
@@ -50,7 +34,7 @@ func secret(prefix string) string {
 
 // newToken returns a token with fresh random values, expiring after life
 // on clock c (no expiry if life is 0).
-func newToken(c *fakeClock, life time.Duration) *oauth2.Token {
+func newToken(c *fakeclock.Clock, life time.Duration) *oauth2.Token {
 	tok := &oauth2.Token{AccessToken: secret("at"), RefreshToken: secret("rt"), TokenType: "Bearer"}
 	if life > 0 {
 		tok.Expiry = c.Now().Add(life)
@@ -72,7 +56,7 @@ func (r *countingRefresher) Refresh(ctx context.Context, cur *oauth2.Token) (*oa
 // rotating returns a refresher that issues a new access and refresh token of
 // the given lifetime each call, and reports reuse of a spent refresh token
 // as a test failure.
-func rotating(t *testing.T, c *fakeClock, life time.Duration) *countingRefresher {
+func rotating(t *testing.T, c *fakeclock.Clock, life time.Duration) *countingRefresher {
 	var mu sync.Mutex
 	spent := map[string]bool{}
 	return &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
@@ -85,28 +69,6 @@ func rotating(t *testing.T, c *fakeClock, life time.Duration) *countingRefresher
 		spent[cur.RefreshToken] = true
 		return newToken(c, life), nil
 	}}
-}
-
-// logBuffer captures a Source's log output at debug level.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // requireNoSecrets fails if any of the token values appears in texts.

@@ -1,7 +1,6 @@
 package tokenrefresh
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -16,27 +15,8 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/tokenrefresh/tokenrefresh/internal/fakekeyring"
+	"github.com/tokenrefresh/tokenrefresh/internal/testlog"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 func unavailable(k *fakekeyring.Keyring) (restore func()) {
 	r1 := k.Fail(fakekeyring.Get, "", keyring.ErrUnsupportedPlatform)
@@ -49,8 +29,8 @@ func TestFallbackToFileWhenKeyringUnavailable(t *testing.T) {
 	k := fakekeyring.New()
 	restore := unavailable(k)
 	path := filepath.Join(t.TempDir(), "tokens", "token.json")
-	var logs syncBuffer
-	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(logs.logger()))
+	var logs testlog.Buffer
+	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(logs.Logger(slog.LevelInfo)))
 	tok := persistTestToken(t, 16<<10)
 	assert.False(t, s.UsingFile(), "undecided before the first operation")
 
@@ -92,8 +72,8 @@ func TestFallbackToFileWhenKeyringUnavailable(t *testing.T) {
 func TestNoFallbackWhenKeyringTimesOut(t *testing.T) {
 	k := fakekeyring.New()
 	path := filepath.Join(t.TempDir(), "token.json")
-	var logs syncBuffer
-	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(logs.logger()),
+	var logs testlog.Buffer
+	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(logs.Logger(slog.LevelInfo)),
 		WithKeyringTimeout(50*time.Millisecond))
 	gate := k.Block(fakekeyring.Set, "")
 	defer gate.Release()
@@ -114,8 +94,8 @@ func TestNoFallbackWhenKeyringTimesOut(t *testing.T) {
 func TestNoFallbackOnceKeyringChosen(t *testing.T) {
 	k := fakekeyring.New()
 	path := filepath.Join(t.TempDir(), "token.json")
-	var logs syncBuffer
-	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(logs.logger()))
+	var logs testlog.Buffer
+	s := newFakeStore(k, WithFileFallback(path), WithKeyringLogger(logs.Logger(slog.LevelInfo)))
 	tok := persistTestToken(t, 100)
 	require.NoError(t, s.Save(t.Context(), tok))
 

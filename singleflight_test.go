@@ -2,6 +2,7 @@ package tokenrefresh
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/testlog"
 )
 
 // Many goroutines get a 401 for the same token: one refresh, and every
@@ -125,8 +128,8 @@ func TestDefinitiveRejectionEndsTheSessionOnce(t *testing.T) {
 	initial := newToken(clock, time.Minute)
 	store := NewMemoryStore(initial)
 	var reauths atomic.Int32
-	logs := &logBuffer{}
-	src := NewSource(r, WithStore(store), WithClock(clock.Now), WithLogger(logs.logger()),
+	logs := &testlog.Buffer{}
+	src := NewSource(r, WithStore(store), WithClock(clock.Now), WithLogger(logs.Logger(slog.LevelDebug)),
 		OnReauth(func(error) { reauths.Add(1) }))
 	ctx := context.Background()
 	_, err := src.TokenContext(ctx)

@@ -3,6 +3,7 @@ package tokenrefresh
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/testlog"
 )
 
 func TestHotPathDoesNoStoreIOAndTakesNoLock(t *testing.T) {
@@ -201,9 +204,9 @@ func TestTransientFailureKeepsTheSessionAndBacksOff(t *testing.T) {
 	}}
 	initial := newToken(clock, time.Hour)
 	store := NewMemoryStore(initial)
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	src := NewSource(r, WithStore(store), WithClock(clock.Now), WithEarlyRefresh(0),
-		WithBackoff(time.Second, time.Minute), WithLogger(logs.logger()))
+		WithBackoff(time.Second, time.Minute), WithLogger(logs.Logger(slog.LevelDebug)))
 	ctx := context.Background()
 
 	_, err := src.TokenContext(ctx) // loads the store
@@ -331,8 +334,8 @@ func TestSaveFailureKeepsNewTokenAndNeverResendsOldRefreshToken(t *testing.T) {
 	initial := newToken(clock, time.Minute)
 	r := rotating(t, clock, time.Hour) // fails the test on reuse
 	store := newCountingStore(initial)
-	logs := &logBuffer{}
-	src := NewSource(r, WithStore(store), WithLocker(nopLocker{}), WithClock(clock.Now), WithLogger(logs.logger()))
+	logs := &testlog.Buffer{}
+	src := NewSource(r, WithStore(store), WithLocker(nopLocker{}), WithClock(clock.Now), WithLogger(logs.Logger(slog.LevelDebug)))
 	ctx := context.Background()
 	_, err := src.TokenContext(ctx)
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/testlog"
 )
 
 func TestNoRefreshForInsufficientScopeOr403(t *testing.T) {
@@ -313,9 +316,9 @@ func TestReauthRequiredThroughHTTPClient(t *testing.T) {
 	defer tokenEndpoint.Close()
 	tok := newToken(clock, time.Hour)
 	var reauth atomic.Int32
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	client := NewClient(NewSource(JSONRefresher(tokenEndpoint.URL, nil), WithToken(tok), WithClock(clock.Now),
-		WithLogger(logs.logger()), OnReauth(func(error) { reauth.Add(1) })))
+		WithLogger(logs.Logger(slog.LevelDebug)), OnReauth(func(error) { reauth.Add(1) })))
 	defer client.CloseIdleConnections()
 	defer http.DefaultClient.CloseIdleConnections()
 

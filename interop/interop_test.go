@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tokenrefresh/tokenrefresh"
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
 func TestMain(m *testing.M) {
@@ -112,27 +113,10 @@ func burst(ctx context.Context, c *http.Client, url string, n int) []result {
 	return out
 }
 
-// manualClock is a clock for the client side that moves only when told. It
-// starts at the real time, so that tokens from fosite, which keeps real
-// time, are equally fresh on both sides.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newManualClock() *manualClock { return &manualClock{now: time.Now()} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+// newManualClock returns a clock for the client side that moves only when
+// told. It starts at the real time, so that tokens from fosite, which keeps
+// real time, are equally fresh on both sides.
+func newManualClock() *fakeclock.Clock { return fakeclock.New(time.Now()) }
 
 // reauthRecorder counts OnReauth calls.
 type reauthRecorder struct {

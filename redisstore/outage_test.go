@@ -15,27 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tokenrefresh/tokenrefresh"
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 	"github.com/tokenrefresh/tokenrefresh/redisstore"
 )
-
-// clock is a settable clock shared by the token server and the Sources, so
-// the test moves token lifetimes without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // failures counts the log records of failed refreshes, and signals each.
 type failures struct {
@@ -70,7 +52,9 @@ func TestRedisGoesAway(t *testing.T) {
 	r := startRedis(t)
 	c := r.client(t)
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	// clk is shared by the token server and the Sources, so the test moves
+	// token lifetimes without sleeping.
+	clk := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	srv := demoserver.New(demoserver.Config{AccessTTL: time.Minute, Rotate: true, DetectReuse: true, Now: clk.Now})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()

@@ -28,6 +28,7 @@ import (
 
 	"github.com/tokenrefresh/tokenrefresh"
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
 // These tests build the command once and drive it end to end, as separate
@@ -105,30 +106,12 @@ func busPlatform() bool {
 	return false
 }
 
-// clock is the demo server's clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fixture is a demo server, a private home for the command, and a store
 // mode.
 type fixture struct {
 	t       *testing.T
 	mode    string
-	clk     *clock
+	clk     *fakeclock.Clock // the demo server's clock
 	ds      *demoserver.Server
 	url     string
 	dir     string
@@ -156,7 +139,7 @@ func newFixture(t *testing.T, mode string) *fixture {
 	f := &fixture{
 		t:    t,
 		mode: mode,
-		clk:  &clock{now: time.Now()},
+		clk:  fakeclock.New(time.Now()),
 		dir:  t.TempDir(),
 		// Unique per run, so keyring runs never see each other's items.
 		service: "tokenrefresh-cli-test-" + strconv.FormatInt(time.Now().UnixNano(), 36),

@@ -17,12 +17,13 @@ import (
 
 	"github.com/tokenrefresh/tokenrefresh"
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
 // demo holds the parts of one run: the server, the client and the tables.
 type demo struct {
 	opts    options
-	clock   *clock
+	clock   *fakeclock.Clock // simulated time shared by server and client, so "an hour passes" is instant
 	server  *demoserver.Server
 	url     string
 	rec     *recorder
@@ -41,7 +42,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 }
 
 func newDemo(o options) *demo {
-	return &demo{opts: o, clock: &clock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}, rec: &recorder{}}
+	return &demo{opts: o, clock: fakeclock.New(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)), rec: &recorder{}}
 }
 
 func (d *demo) run(ctx context.Context, out io.Writer) error {

@@ -1,7 +1,6 @@
 package demoserver_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,35 +8,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newFakeClock returns a settable clock for Config.Now.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // harness is a Server behind a loopback httptest.Server with a fake clock.
@@ -45,7 +27,7 @@ type harness struct {
 	t     *testing.T
 	srv   *demoserver.Server
 	ts    *httptest.Server
-	clock *fakeClock
+	clock *fakeclock.Clock
 }
 
 func newHarness(t *testing.T, cfg demoserver.Config) *harness {
@@ -210,22 +192,4 @@ func requireInvalidGrant(t *testing.T, res result, desc string) {
 	require.Equal(t, http.StatusUnauthorized, res.status, "body: %s", res.raw)
 	require.Equal(t, "invalid_grant", res.str("error"))
 	require.Equal(t, desc, res.str("error_description"))
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/internal/testlog"
 )
 
 // TestLogsNeverContainSecrets drives every logged path and then searches
@@ -27,7 +28,7 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 		badClientSecret = "bad-client-secret-value"
 		bogusToken      = "bogus-token-value"
 	)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	h := newHarness(t, demoserver.Config{
 		Rotate:       true,
 		DetectReuse:  true,
