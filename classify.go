@@ -33,19 +33,20 @@ func classify(err error, secrets ...string) *RefreshError {
 	}
 	re.ErrorCode = redact(re.ErrorCode, secrets...)
 	if re.Err != nil {
-		re.Err = &scrubbed{err: re.Err, secrets: secrets}
+		re.Err = &scrubbed{err: re.Err, msg: redact(re.Err.Error(), secrets...)}
 	}
 	return re
 }
 
-// scrubbed masks secrets in the text of the error it wraps, and leaves
-// errors.Is and errors.As to see the original.
+// scrubbed shows the text of the error it wraps with the secrets masked,
+// and leaves errors.Is and errors.As to see the original. It keeps the
+// masked text, never the secrets.
 type scrubbed struct {
-	err     error
-	secrets []string
+	err error
+	msg string
 }
 
-func (e *scrubbed) Error() string { return redact(e.err.Error(), e.secrets...) }
+func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
 
 // classifyRetrieve classifies x/oauth2's token endpoint errors. Its Error
@@ -63,6 +64,12 @@ func classifyRetrieve(re *oauth2.RetrieveError) *RefreshError {
 		return permanent(status, re.ErrorCode, cause)
 	}
 	return transient(status, re.ErrorCode, retryAfter, cause)
+}
+
+// temporaryError reports OAuth2 error codes by which a server says the
+// failure is its own and passing (RFC 6749 section 4.1.2.1).
+func temporaryError(code string) bool {
+	return code == "server_error" || code == "temporarily_unavailable"
 }
 
 // configurationError reports OAuth2 error codes (RFC 6749 section 5.2) that

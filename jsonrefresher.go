@@ -28,7 +28,9 @@ const maxTokenResponse = 1 << 20
 //
 // A 400 or 401 answer rejects the refresh token for good, unless its OAuth2
 // error code blames the client's configuration (invalid_client,
-// invalid_request and the like), which a new login would not cure. A 429 or 5xx
+// invalid_request and the like), which a new login would not cure, or says
+// the failure is temporary (server_error, temporarily_unavailable), or it is
+// an HTML page from a proxy. A 429 or 5xx
 // answer, a timeout or a connection error is transient. Any other answer,
 // or one that is not such JSON, is an error that keeps the refresh token.
 // If client is nil, http.DefaultClient is used.
@@ -70,7 +72,7 @@ func jsonAnswer(resp *http.Response, data []byte, now time.Time, sent string) (*
 	case status == http.StatusBadRequest || status == http.StatusUnauthorized:
 		code, desc := errorFields(data, sent)
 		cause := &endpointError{status: status, code: code, description: desc}
-		if configurationError(code) {
+		if configurationError(code) || temporaryError(code) || fromProxy(resp, code) {
 			return nil, transient(status, code, 0, cause)
 		}
 		return nil, permanent(status, code, cause)
@@ -95,6 +97,13 @@ func jsonAnswer(resp *http.Response, data []byte, now time.Time, sent string) (*
 		return nil, transient(status, "", 0, err)
 	}
 	return tok, nil
+}
+
+// fromProxy reports an error page, as proxies and firewalls send, rather
+// than the token endpoint's own verdict on the refresh token.
+func fromProxy(resp *http.Response, code string) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return code == "" && mt == "text/html"
 }
 
 // jsonToken is the wire form of a JSON refresh answer.

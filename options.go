@@ -36,9 +36,10 @@ func defaultConfig() config {
 	}
 }
 
-// WithStore makes the Source load its token from s when it starts and save
+// WithStore makes the Source load its token from s on first use and save
 // every refreshed token to s before using it. With a Locker as well, s is
-// also how processes sharing the session see each other's refreshes.
+// also how processes sharing the session see each other's refreshes, and a
+// store found empty means another process ended the session.
 func WithStore(s Store) Option { return func(c *config) { c.store = s } }
 
 // WithLocker serialises refreshes with other processes or machines that share
@@ -64,8 +65,10 @@ func WithLeeway(d time.Duration) Option { return func(c *config) { c.leeway = ma
 func WithEarlyRefresh(d time.Duration) Option { return func(c *config) { c.early = max(d, 0) } }
 
 // WithRefreshTimeout bounds each refresh, including waiting for the Locker
-// and the Store. The default is 30 seconds. The refresh runs detached from
-// the context of the caller that started it, so this is its only deadline.
+// and the Store. The default is 30 seconds; zero or less keeps it. The
+// refresh runs detached from the context of the caller that started it, so
+// this is its only deadline. Saving the new token gets a budget of its own,
+// so a slow token endpoint cannot cost the rotated refresh token.
 func WithRefreshTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
@@ -83,9 +86,10 @@ func WithBackoff(lo, hi time.Duration) Option {
 		if lo > 0 {
 			c.minBackoff = lo
 		}
-		if hi >= c.minBackoff {
+		if hi > 0 {
 			c.maxBackoff = hi
 		}
+		c.maxBackoff = max(c.maxBackoff, c.minBackoff)
 	}
 }
 
@@ -99,8 +103,10 @@ func WithClock(now func() time.Time) Option {
 }
 
 // OnReauth registers fn to be called once each time the session ends because
-// the refresh token was rejected, with the error that ended it. fn runs on
-// the goroutine that observed the rejection; it should not block.
+// the refresh token was rejected, with the error that ended it. fn runs
+// after the refresh has released the Locker, so it may log in again and call
+// SetToken; callers waiting for that refresh wait for fn too, so it should
+// not block long.
 func OnReauth(fn func(err error)) Option { return func(c *config) { c.onReauth = fn } }
 
 // WithLogger sets the logger for refreshes, failures and store problems. No

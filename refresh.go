@@ -14,6 +14,22 @@ import (
 // instead of waiting for the refresh it is part of.
 type refreshingKey struct{}
 
+// runRefresh runs one refresh in the single flight, then tells OnReauth if
+// it ended the session. That happens after the refresh has released the
+// Locker and stopped counting for Wait, so OnReauth may log in again with
+// SetToken.
+func (s *Source) runRefresh(ctx context.Context, seen *state) (any, error) {
+	st, err := s.doRefresh(ctx, seen)
+	s.mu.Lock()
+	ended := s.ended
+	s.ended = nil
+	s.mu.Unlock()
+	if ended != nil && s.cfg.onReauth != nil {
+		s.cfg.onReauth(ended)
+	}
+	return st, err
+}
+
 // doRefresh runs inside the single flight. seen is the state the caller
 // found wanting; a state that differs from it is newer and is returned as is.
 //
@@ -42,11 +58,12 @@ func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
 	if s.cfg.store != nil && (seen == nil || s.cfg.locker != nil) {
 		stored, err := s.cfg.store.Load(ctx)
 		switch {
-		case errors.Is(err, ErrNoToken) && seen == nil:
-			return s.publish(seen, &state{err: errorf("no stored token: %w", ErrReauthRequired)}, nil)
-		case errors.Is(err, ErrNoToken):
-			// Another process logged out, or the store was cleared: carry
-			// on with our own token; the result is saved again below.
+		case errors.Is(err, ErrNoToken) || errors.Is(err, ErrTokenCorrupt):
+			// Nothing usable is stored: nobody logged in yet, or another
+			// process logged out or ended the session. Refreshing our own
+			// copy could undo a logout or spend a refresh token that a
+			// rotation has made stale, so this session ends too.
+			return s.publish(seen, &state{err: errorf("no usable stored token: %w: %w", err, ErrReauthRequired)}, nil)
 		case err != nil:
 			return s.failed(ctx, seen, base, transient(0, "", 0, errorf("load stored token: %w", err)))
 		case seen == nil || s.foreign(stored, seen.tok):
@@ -54,13 +71,15 @@ func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
 			s.mu.Lock()
 			s.persisted = stored.AccessToken
 			s.mu.Unlock()
-			if st.fresh(s.cfg.now()) {
+			adopted, err := s.publish(seen, st, nil)
+			if adopted != st || st.fresh(s.cfg.now()) {
 				s.cfg.logger.Debug("tokenrefresh: adopted token refreshed elsewhere")
-				return s.publish(seen, st, nil)
+				return adopted, err
 			}
-			// The stored token is newer but stale too: refresh it, never
-			// our older refresh token, which rotation has spent.
-			base = st.tok
+			// The stored token is newer but stale too: it is ours now, so
+			// a failure below cannot bring back our older refresh token,
+			// which rotation has spent. Refresh it.
+			seen, base = st, st.tok
 		}
 	}
 	if base == nil || base.RefreshToken == "" {
@@ -115,6 +134,8 @@ func (s *Source) succeeded(ctx context.Context, seen, st *state) (*state, error)
 	}
 	var saveErr error
 	if s.cfg.store != nil {
+		ctx, cancel := s.storeContext(ctx)
+		defer cancel()
 		if err := s.cfg.store.Save(ctx, st.tok); err != nil {
 			// The old refresh token may be spent already, so the new token
 			// is used regardless; the store catches up at the next save.
@@ -133,6 +154,11 @@ func (s *Source) succeeded(ctx context.Context, seen, st *state) (*state, error)
 // failed handles a failed refresh of base.
 func (s *Source) failed(ctx context.Context, seen *state, base *oauth2.Token, re *RefreshError) (*state, error) {
 	if !re.Permanent {
+		if s.cur.Load() != seen {
+			// SetToken or Logout replaced the session meanwhile: this
+			// failure is not the new session's.
+			return s.cur.Load().result()
+		}
 		wait := s.backOff(re)
 		s.cfg.logger.Warn("tokenrefresh: refresh failed, keeping the session", slog.Int("status", re.StatusCode),
 			slog.String("code", re.ErrorCode), slog.Duration("retry_in", wait), slog.Any("err", re.Err))
@@ -144,6 +170,9 @@ func (s *Source) failed(ctx context.Context, seen *state, base *oauth2.Token, re
 	if s.cfg.store != nil && base != nil {
 		if stored, err := s.cfg.store.Load(ctx); err == nil && s.foreign(stored, base) {
 			s.cfg.logger.Info("tokenrefresh: refresh token rejected, adopted newer stored token")
+			s.mu.Lock()
+			s.persisted = stored.AccessToken
+			s.mu.Unlock()
 			return s.publish(seen, s.newState(cloneToken(stored)), nil)
 		}
 	}
@@ -154,17 +183,17 @@ func (s *Source) failed(ctx context.Context, seen *state, base *oauth2.Token, re
 	}
 	s.cur.Store(&state{err: re})
 	s.persisted = ""
+	s.ended = re
 	var delErr error
 	if s.cfg.store != nil {
+		ctx, cancel := s.storeContext(ctx)
 		delErr = s.cfg.store.Delete(ctx)
+		cancel()
 	}
 	s.mu.Unlock()
 	s.cfg.logger.Info("tokenrefresh: session ended, log in again", slog.Int("status", re.StatusCode), slog.String("code", re.ErrorCode))
 	if delErr != nil {
 		s.cfg.logger.Error("tokenrefresh: delete rejected token from store", "err", delErr)
-	}
-	if s.cfg.onReauth != nil {
-		s.cfg.onReauth(re)
 	}
 	return nil, re
 }
@@ -203,6 +232,13 @@ func (s *Source) stillValid(seen *state) *state {
 	return seen
 }
 
+// storeContext gives a store write after a refresh a budget of its own:
+// once the server has rotated the refresh token, running out of time in
+// the refresh must not cost the new one.
+func (s *Source) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.cfg.refreshTimeout)
+}
+
 // normalize copies tok, a token just received, keeps base's refresh token
 // when the server sent no new one, and computes the expiry on the Source's
 // clock. Stored tokens are not normalized: their expires_in is as old as
@@ -218,9 +254,27 @@ func (s *Source) normalize(tok, base *oauth2.Token) *oauth2.Token {
 	return t
 }
 
+// given copies tok, a token handed in by the application (WithToken,
+// SetToken). Its expiry is trusted when set: expires_in may have been
+// saved with it long ago. Only a token without one gets it from
+// expires_in, on the Source's clock.
+func (s *Source) given(tok *oauth2.Token) *oauth2.Token {
+	t := cloneToken(tok)
+	if t.Expiry.IsZero() && t.ExpiresIn > 0 {
+		t.Expiry = s.cfg.now().Add(time.Duration(t.ExpiresIn) * time.Second)
+	}
+	return t
+}
+
 // newState precomputes what the hot path needs for tok.
 func (s *Source) newState(tok *oauth2.Token) *state {
 	st := &state{tok: tok, auth: []string{tok.Type() + " " + tok.AccessToken}, expires: !tok.Expiry.IsZero()}
+	if tok.AccessToken == "" {
+		// Only a refresh token: stale from the start, so the first use
+		// refreshes it. The zero times are always in the past.
+		st.expires = true
+		return st
+	}
 	if st.expires {
 		// The lifetime is what the server said, or else, for a token from a
 		// store or a login, what is left of it now.

@@ -45,6 +45,9 @@ type Source struct {
 	// zero, for Wait.
 	running int
 	idle    chan struct{}
+	// ended is the rejection that ended the session during the current
+	// refresh, for OnReauth once the refresh has let go of the lock.
+	ended *RefreshError
 }
 
 // state is an immutable snapshot of the session, swapped atomically.
@@ -74,7 +77,7 @@ func NewSource(r Refresher, opts ...Option) *Source {
 		o(&s.cfg)
 	}
 	if s.cfg.initial != nil {
-		s.cur.Store(s.newState(s.normalize(s.cfg.initial, nil)))
+		s.cur.Store(s.newState(s.given(s.cfg.initial)))
 	} else if s.cfg.store == nil {
 		s.cur.Store(&state{err: errorf("no token: %w", ErrReauthRequired)})
 	}
@@ -141,7 +144,7 @@ func (s *Source) SetToken(ctx context.Context, tok *oauth2.Token) error {
 	if tok == nil || tok.AccessToken == "" {
 		return errorf("SetToken: token has no access token")
 	}
-	st := s.newState(s.normalize(tok, nil))
+	st := s.newState(s.given(tok))
 	unlock, err := s.lockStore(ctx)
 	if err != nil {
 		return errorf("SetToken: %w", err)
@@ -266,6 +269,10 @@ func (s *Source) current(ctx context.Context) (*state, error) {
 // reject refreshes seen, a token a server refused. Unlike current, it never
 // accepts seen back, even while it has not expired.
 func (s *Source) reject(ctx context.Context, seen *state) (*state, error) {
+	if cur := s.cur.Load(); cur != seen {
+		// Already replaced: no need to wait for whatever refresh runs now.
+		return cur.result()
+	}
 	st, err := s.refresh(ctx, seen)
 	if st != nil && st != seen {
 		return st, nil
@@ -280,15 +287,22 @@ func (s *Source) reject(ctx context.Context, seen *state) (*state, error) {
 // ctx. The refresh itself is detached from ctx, so a caller that gives up
 // does not fail it for the others.
 func (s *Source) refresh(ctx context.Context, seen *state) (*state, error) {
-	ch := s.flight.DoChan("refresh", func() (any, error) {
-		return s.doRefresh(context.WithoutCancel(ctx), seen)
-	})
-	select {
-	case res := <-ch:
-		st, _ := res.Val.(*state)
-		return st, res.Err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		ch := s.flight.DoChan("refresh", func() (any, error) {
+			return s.runRefresh(context.WithoutCancel(ctx), seen)
+		})
+		select {
+		case res := <-ch:
+			st, _ := res.Val.(*state)
+			if seen != nil && st == seen && res.Err == nil {
+				// We joined the tail of a refresh of an older token,
+				// which produced seen: ours has not started yet.
+				continue
+			}
+			return st, res.Err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
@@ -300,6 +314,6 @@ func (s *Source) refreshInBackground(ctx context.Context, seen *state) {
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer s.background.Store(false)
-		s.flight.Do("refresh", func() (any, error) { return s.doRefresh(ctx, seen) })
+		s.flight.Do("refresh", func() (any, error) { return s.runRefresh(ctx, seen) })
 	}()
 }

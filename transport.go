@@ -20,8 +20,9 @@ type Transport struct {
 	// Base sends the requests. If nil, http.DefaultTransport is used.
 	Base http.RoundTripper
 	// AllowedHosts, if not empty, lists the only hosts that ever receive the
-	// token: a request to any other host goes out without it. An entry
-	// matches its host name and its subdomains; ports are ignored.
+	// token: a request to any other host goes out without it. An entry is a
+	// host name without a port, and matches that host on any port and its
+	// subdomains.
 	AllowedHosts []string
 }
 
@@ -133,11 +134,16 @@ func (t *Transport) sendsTokenTo(req *http.Request) bool {
 	return hostWithin(host, orig.URL.Hostname())
 }
 
-// hostWithin reports whether host is domain or one of its subdomains.
+// hostWithin reports whether host is domain or one of its subdomains. An
+// IP address matches only itself: a suffix match would let an IPv6 zone
+// such as "fe80::1%.example.com" pass for a subdomain, as in net/http's
+// CVE-2023-45289.
 func hostWithin(host, domain string) bool {
-	host, domain = strings.ToLower(host), strings.ToLower(strings.TrimSuffix(domain, "."))
-	host = strings.TrimSuffix(host, ".")
-	return host == domain || strings.HasSuffix(host, "."+domain)
+	host, domain = strings.ToLower(strings.TrimSuffix(host, ".")), strings.ToLower(strings.TrimSuffix(domain, "."))
+	if host == domain {
+		return true
+	}
+	return !strings.ContainsAny(host, ":%") && strings.HasSuffix(host, "."+domain)
 }
 
 // discard drains a little of a response body before closing it, so the
