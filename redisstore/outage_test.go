@@ -46,8 +46,8 @@ func (f *failures) Handle(_ context.Context, r slog.Record) error {
 // TestRedisGoesAway: Redis dies while two replicas serve traffic. Requests
 // go on with the cached token; a refresh that falls due meanwhile cannot
 // take the lock, fails as transient and keeps the refresh token, unspent.
-// When Redis comes back (empty: it has no persistence), one replica
-// refreshes, the other adopts, and traffic carries on.
+// When Redis comes back (with its data: it keeps an append-only file), one
+// replica refreshes, the other adopts, and traffic carries on.
 func TestRedisGoesAway(t *testing.T) {
 	r := startRedis(t)
 	c := r.client(t)
@@ -149,7 +149,8 @@ func TestRedisGoesAway(t *testing.T) {
 	assert.Zero(t, stats.Refreshes, "no refresh token spent without the lock")
 	assert.Zero(t, refreshes.Load())
 
-	// Redis comes back, empty. Once the backoff (at most 2s) has passed,
+	// Redis comes back with the stored token. Once the backoff (at most
+	// 2s) has passed,
 	// the next stale request refreshes once for the fleet.
 	r.restart()
 	<-subscribed

@@ -61,7 +61,9 @@ func (r *redisServer) start() {
 	r.t.Helper()
 	cmd := exec.Command("redis-server",
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice")
+		// An append-only file synced on every write, as a session store
+		// needs: a killed server comes back with its data.
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no", "--loglevel", "notice")
 	out, err := cmd.StdoutPipe()
 	require.NoError(r.t, err)
 	cmd.Stderr = cmd.Stdout
@@ -109,7 +111,7 @@ func (r *redisServer) stop() {
 	r.cmd = nil
 }
 
-// restart starts redis-server again on the same port, empty.
+// restart starts redis-server again on the same port, with its data.
 func (r *redisServer) restart() {
 	r.t.Helper()
 	r.stop()
