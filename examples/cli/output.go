@@ -39,8 +39,8 @@ func flagError(err error) error {
 // explain turns an error that ended the session into a login-required
 // error that says why.
 func (s *session) explain(err error) error {
-	if !errors.Is(err, tokenrefresh.ErrReauthRequired) {
-		return err
+	if !errors.Is(err, tokenrefresh.ErrReauthRequired) || errors.Is(err, tokenrefresh.ErrTokenCorrupt) {
+		return err // fail explains a damaged store itself
 	}
 	if s.ended.Load() {
 		return &exitStatus{code: exitLoginRequired, msg: fmt.Sprintf(
