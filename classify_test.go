@@ -231,3 +231,18 @@ func TestEndpointErrorMessage(t *testing.T) {
 	e = &endpointError{status: 599}
 	assert.Equal(t, "token endpoint answered 599", e.Error())
 }
+
+// A RefreshError keeps no token value anywhere in its chain, not only out of
+// its text: %#v of a link, as a debugger or an error reporter walking the
+// chain prints it, would otherwise show the tokens it was asked to mask.
+func TestRefreshErrorKeepsNoSecrets(t *testing.T) {
+	tok := &oauth2.Token{AccessToken: secret("at"), RefreshToken: secret("rt")}
+	re := classify(errors.New("dial tcp: connection refused"), tok.RefreshToken, tok.AccessToken)
+	var dumps []string
+	for err := error(re); err != nil; err = errors.Unwrap(err) {
+		dumps = append(dumps, fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+	}
+	require.Len(t, dumps, 9, "the RefreshError, the masking link and the cause")
+	requireNoSecrets(t, dumps, tok)
+	assert.Contains(t, re.Error(), "connection refused")
+}

@@ -461,3 +461,37 @@ func TestJSONRefresherBadEndpoint(t *testing.T) {
 	assert.NotErrorIs(t, err, ErrReauthRequired)
 	assert.False(t, classify(err).Permanent)
 }
+
+// TestJSONRefresherTemporaryAndProxy400sKeepTheSession checks that a 400 or
+// 401 that says the failure is the server's and passing, or that is an HTML
+// page from a proxy rather than the token endpoint's verdict, does not end
+// the session.
+func TestJSONRefresherTemporaryAndProxy400sKeepTheSession(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		code        string
+	}{
+		{"400 temporarily_unavailable", 400, "application/json", `{"error":"temporarily_unavailable"}`, "temporarily_unavailable"},
+		{"400 server_error", 400, "application/json", `{"error":"server_error","error_description":"try again"}`, "server_error"},
+		{"400 proxy page", 400, "text/html; charset=utf-8", `<html><body>400 Request Header Or Cookie Too Large</body></html>`, ""},
+		{"401 proxy page", 401, "text/html", `<html><body>401 Authorization Required</body></html>`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := jrServer(t, func(w http.ResponseWriter, _ string) {
+				w.Header().Set("Content-Type", tc.contentType)
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			})
+			_, err := jrRefresh(t, srv, jrCurrent())
+			var re *RefreshError
+			require.ErrorAs(t, err, &re)
+			assert.False(t, re.Permanent)
+			assert.NotErrorIs(t, err, ErrReauthRequired)
+			assert.Equal(t, tc.status, re.StatusCode)
+			assert.Equal(t, tc.code, re.ErrorCode)
+		})
+	}
+}

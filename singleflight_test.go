@@ -178,3 +178,177 @@ func TestDefinitiveRejectionEndsTheSessionOnce(t *testing.T) {
 	assert.Equal(t, login.RefreshToken, stored.RefreshToken)
 	requireNoSecrets(t, []string{logs.String(), errs[0].Error()}, initial, login)
 }
+
+// waitingContext closes waiting the first time its Done channel is asked
+// for. Source.refresh asks only once it has joined or started a refresh and
+// is about to wait for it, so a test can tell that a caller waits without
+// sleeping.
+type waitingContext struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func newWaitingContext() *waitingContext {
+	return &waitingContext{Context: context.Background(), waiting: make(chan struct{})}
+}
+
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
+}
+
+// gatedUnlockLocker is an in-process Locker whose first unlock closes
+// unlocking and then waits for release: it holds a refresh in its last
+// moments, its token published but the refresh not over.
+type gatedUnlockLocker struct {
+	mu                 sync.Mutex
+	once               sync.Once
+	unlocking, release chan struct{}
+}
+
+func newGatedUnlockLocker() *gatedUnlockLocker {
+	return &gatedUnlockLocker{unlocking: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (l *gatedUnlockLocker) Lock(context.Context) (func() error, error) {
+	l.mu.Lock()
+	return func() error {
+		l.once.Do(func() { close(l.unlocking); <-l.release })
+		l.mu.Unlock()
+		return nil
+	}, nil
+}
+
+// A refresh has published its token but not finished (it is releasing the
+// Locker) when a server rejects that very token, or the application asks for
+// a refresh. The caller joins the finishing refresh, whose result is the
+// token it wants replaced: it must refresh again rather than take it.
+func TestRejectAfterARefreshJustPublishedRefreshesAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		call func(ctx context.Context, src *Source, published *oauth2.Token) (*oauth2.Token, error)
+	}{
+		{"Reject", func(ctx context.Context, src *Source, published *oauth2.Token) (*oauth2.Token, error) {
+			return src.Reject(ctx, published)
+		}},
+		{"Refresh", func(ctx context.Context, src *Source, _ *oauth2.Token) (*oauth2.Token, error) {
+			return src.Refresh(ctx)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			initial := newToken(clock, time.Minute)
+			clock.Advance(time.Minute)
+			r := rotating(t, clock, time.Hour)
+			locker := newGatedUnlockLocker()
+			src := NewSource(r, WithToken(initial), WithStore(NewMemoryStore(initial)), WithLocker(locker), WithClock(clock.Now))
+
+			first := make(chan error, 1)
+			go func() { _, err := src.TokenContext(context.Background()); first <- err }()
+			<-locker.unlocking
+			published, err := src.TokenContext(context.Background())
+			require.NoError(t, err)
+			require.NotEqual(t, initial.AccessToken, published.AccessToken)
+
+			type result struct {
+				tok *oauth2.Token
+				err error
+			}
+			ctx := newWaitingContext()
+			done := make(chan result, 1)
+			go func() { tok, err := tc.call(ctx, src, published); done <- result{tok, err} }()
+			<-ctx.waiting // it has joined the finishing refresh
+			close(locker.release)
+
+			require.NoError(t, <-first)
+			res := <-done
+			require.NoError(t, res.err)
+			require.NotNil(t, res.tok, "no token and no error")
+			assert.NotEqual(t, published.AccessToken, res.tok.AccessToken, "the token to be replaced came back")
+			assert.EqualValues(t, 2, r.calls.Load())
+		})
+	}
+}
+
+// roundTripFunc is an http.RoundTripper that calls itself.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// A request sent with token N gets its 401 after N was replaced by N+1,
+// while a background refresh of N+1 is stuck on a slow token endpoint. The
+// request is resent with N+1 at once; it does not wait for that refresh.
+func TestStale401DoesNotWaitForAnUnrelatedRefresh(t *testing.T) {
+	clock := newFakeClock()
+	old := newToken(clock, time.Hour)
+	current := newToken(clock, time.Hour)
+	entered, release := make(chan struct{}), make(chan struct{})
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		if cur.RefreshToken == old.RefreshToken {
+			return current, nil
+		}
+		close(entered) // the refresh of current hangs
+		<-release
+		return newToken(clock, time.Hour), nil
+	}}
+	src := NewSource(r, WithToken(old), WithClock(clock.Now))
+
+	// The base never looks at the request's context, so only the Source
+	// can set off its waiting signal.
+	inFlight, answer := make(chan struct{}), make(chan struct{})
+	var sent []string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		auth := req.Header.Get("Authorization")
+		sent = append(sent, auth)
+		if auth == "Bearer "+old.AccessToken {
+			close(inFlight)
+			<-answer // meanwhile the token is replaced and its refresh starts
+			return &http.Response{StatusCode: http.StatusUnauthorized, Body: http.NoBody, Request: req,
+				Header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}}, nil
+		}
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+	})
+	tr := &Transport{Source: src, Base: base}
+	ctx := newWaitingContext()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example.com/data", nil)
+	require.NoError(t, err)
+
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			done <- result{0, err}
+			return
+		}
+		_ = resp.Body.Close()
+		done <- result{resp.StatusCode, nil}
+	}()
+	<-inFlight
+	_, err = src.Refresh(context.Background())
+	require.NoError(t, err)
+	clock.Advance(time.Hour - 45*time.Second) // current is in its early-refresh window
+	_, err = src.TokenContext(context.Background())
+	require.NoError(t, err)
+	<-entered
+	close(answer)
+
+	var res result
+	select {
+	case res = <-done:
+		close(release)
+	case <-ctx.waiting:
+		t.Error("the stale 401 waited for the refresh of the token that replaced it")
+		close(release)
+		res = <-done
+	}
+	require.NoError(t, src.Wait(context.Background()))
+	require.NoError(t, res.err)
+	assert.Equal(t, http.StatusOK, res.status)
+	assert.Equal(t, []string{"Bearer " + old.AccessToken, "Bearer " + current.AccessToken}, sent)
+	assert.EqualValues(t, 2, r.calls.Load())
+}

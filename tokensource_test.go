@@ -3,6 +3,7 @@ package tokenrefresh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -500,4 +501,277 @@ func TestAdoptedStoredTokenKeepsItsExpiry(t *testing.T) {
 	tok, err := src.TokenContext(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, stored.Expiry, tok.Expiry, "a stored token's expiry was moved")
+}
+
+// Another process refreshed our token and stored the result, which has gone
+// stale too by the time we look. Ours was spent by that refresh, so every
+// attempt, including the one after a transient failure, must send the stored
+// refresh token.
+func TestAdoptedStaleTokenIsRefreshedWithItsOwnRefreshToken(t *testing.T) {
+	clock := newFakeClock()
+	ours := newToken(clock, time.Hour)
+	theirs := newToken(clock, time.Hour) // what the other process got for ours.RefreshToken
+	store := NewMemoryStore(theirs)
+	clock.Advance(2 * time.Hour) // both have expired
+	next := newToken(clock, time.Hour)
+	var sent []string
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		sent = append(sent, cur.RefreshToken)
+		if len(sent) == 1 {
+			return nil, transient(503, "", 0, errors.New("service unavailable"))
+		}
+		return next, nil
+	}}
+	src := NewSource(r, WithToken(ours), WithStore(store), WithLocker(nopLocker{}), WithClock(clock.Now),
+		WithBackoff(time.Second, time.Second))
+	ctx := context.Background()
+
+	_, err := src.TokenContext(ctx)
+	var re *RefreshError
+	require.ErrorAs(t, err, &re)
+	require.False(t, re.Permanent)
+
+	clock.Advance(time.Second) // past the backoff
+	tok, err := src.TokenContext(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.AccessToken, tok.AccessToken)
+	assert.Equal(t, []string{theirs.RefreshToken, theirs.RefreshToken}, sent,
+		"the refresh after the failure sent our own refresh token, which the other process had spent")
+	stored, err := store.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.RefreshToken, stored.RefreshToken)
+}
+
+// On first use, a stored token inside the leeway but not yet expired is
+// served while the token endpoint fails.
+func TestStoredTokenInsideTheLeewayIsServedWhileTheEndpointFails(t *testing.T) {
+	clock := newFakeClock()
+	stored := newToken(clock, time.Hour)
+	stored.ExpiresIn = 3600                   // saved with its answer's lifetime, so the full leeway applies
+	clock.Advance(time.Hour - 20*time.Second) // inside the 30 s leeway, not expired
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		return nil, transient(503, "", 0, errors.New("service unavailable"))
+	}}
+	src := NewSource(r, WithStore(NewMemoryStore(stored)), WithClock(clock.Now))
+
+	tok, err := src.TokenContext(context.Background())
+	require.NoError(t, err, "a valid stored token was not served")
+	assert.Equal(t, stored.AccessToken, tok.AccessToken)
+	assert.EqualValues(t, 1, r.calls.Load())
+}
+
+// With a Locker, an empty or unreadable shared store means another process
+// ended the session. Refreshing our own copy instead would undo a logout, or
+// send a refresh token that a refresh elsewhere has spent.
+func TestStoreEmptiedByAnotherProcessEndsTheSession(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		empty func(t *testing.T, other *Source, store *countingStore)
+	}{
+		{"logged out elsewhere", func(t *testing.T, other *Source, _ *countingStore) {
+			require.NoError(t, other.Logout(context.Background()))
+		}},
+		{"cleared after a refresh elsewhere", func(t *testing.T, other *Source, store *countingStore) {
+			_, err := other.Refresh(context.Background()) // spends the refresh token we hold too
+			require.NoError(t, err)
+			require.NoError(t, store.Delete(context.Background())) // say, a cache restarted empty
+		}},
+		{"unreadable", func(t *testing.T, _ *Source, store *countingStore) {
+			corrupt := fmt.Errorf("decode token: %w", ErrTokenCorrupt)
+			store.loadErr.Store(&corrupt)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			initial := newToken(clock, time.Minute)
+			store := newCountingStore(initial)
+			r := rotating(t, clock, time.Hour) // fails the test if a spent refresh token is sent
+			other := NewSource(r, WithToken(initial), WithStore(store), WithLocker(nopLocker{}), WithClock(clock.Now))
+			src := NewSource(r, WithToken(initial), WithStore(store), WithLocker(nopLocker{}), WithClock(clock.Now))
+			clock.Advance(2 * time.Minute)
+			tc.empty(t, other, store)
+			calls, saves := r.calls.Load(), store.saves.Load()
+
+			_, err := src.TokenContext(context.Background())
+			require.ErrorIs(t, err, ErrReauthRequired)
+			assert.Equal(t, calls, r.calls.Load(), "refreshed its own copy of an ended session")
+			assert.Equal(t, saves, store.saves.Load(), "saved an ended session back into the store")
+		})
+	}
+}
+
+// A token handed in by the application (WithToken, SetToken) keeps its
+// expiry even if it still carries the expires_in of the answer it came in,
+// as a token saved with encoding/json does: counting expires_in from now
+// would serve an expired token as fresh.
+func TestGivenTokenKeepsItsExpiry(t *testing.T) {
+	clock := newFakeClock()
+	ctx := context.Background()
+	saved := newToken(clock, time.Hour)
+	saved.ExpiresIn = 3600
+	clock.Advance(2 * time.Hour)
+	r := rotating(t, clock, time.Hour)
+	src := NewSource(r, WithToken(saved), WithClock(clock.Now))
+
+	tok, err := src.TokenContext(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, saved.AccessToken, tok.AccessToken, "an expired token was served as fresh")
+	assert.EqualValues(t, 1, r.calls.Load())
+
+	login := newToken(clock, 10*time.Minute)
+	login.ExpiresIn = 3600
+	require.NoError(t, src.SetToken(ctx, login))
+	tok, err = src.TokenContext(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, login.Expiry, tok.Expiry, "SetToken moved the expiry")
+
+	// Without an expiry, expires_in counts from now on the Source's clock.
+	noExpiry := &oauth2.Token{AccessToken: secret("at"), RefreshToken: secret("rt"), ExpiresIn: 600}
+	require.NoError(t, src.SetToken(ctx, noExpiry))
+	tok, err = src.TokenContext(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, clock.Now().Add(10*time.Minute), tok.Expiry)
+}
+
+// A session may start from a refresh token alone: the first use refreshes
+// it rather than serving a token without an access token.
+func TestRefreshTokenOnlyIsRefreshedOnFirstUse(t *testing.T) {
+	clock := newFakeClock()
+	rt := secret("rt")
+	next := newToken(clock, time.Hour)
+	var sent string
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		sent = cur.RefreshToken
+		return next, nil
+	}}
+	src := NewSource(r, WithToken(&oauth2.Token{RefreshToken: rt}), WithClock(clock.Now))
+
+	tok, err := src.TokenContext(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, next.AccessToken, tok.AccessToken, "served a token without an access token")
+	assert.EqualValues(t, 1, r.calls.Load())
+	assert.Equal(t, rt, sent)
+}
+
+// ctxStore is a MemoryStore whose Save, like a networked store's, fails once
+// its context has ended.
+type ctxStore struct {
+	*MemoryStore
+	saveDeadline atomic.Bool // the last Save's context had a deadline
+}
+
+func (s *ctxStore) Save(ctx context.Context, tok *oauth2.Token) error {
+	_, ok := ctx.Deadline()
+	s.saveDeadline.Store(ok)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.MemoryStore.Save(ctx, tok)
+}
+
+// The token endpoint rotates the refresh token and answers just as the
+// refresh times out. Saving the answer gets a budget of its own: had it
+// shared the spent one, the only copy of the new refresh token would be in
+// memory.
+func TestSaveAfterASlowRefreshHasItsOwnBudget(t *testing.T) {
+	clock := newFakeClock()
+	initial := newToken(clock, time.Minute)
+	next := newToken(clock, time.Hour)
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		<-ctx.Done() // the refresh's deadline: the answer arrives as it passes
+		return next, nil
+	}}
+	store := &ctxStore{MemoryStore: NewMemoryStore(initial)}
+	src := NewSource(r, WithToken(initial), WithStore(store), WithClock(clock.Now), WithRefreshTimeout(10*time.Millisecond))
+	ctx := context.Background()
+
+	tok, err := src.Refresh(ctx)
+	require.NoError(t, err, "the rotated token was not saved")
+	assert.Equal(t, next.AccessToken, tok.AccessToken)
+	stored, err := store.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.RefreshToken, stored.RefreshToken)
+	assert.True(t, store.saveDeadline.Load(), "the save is not bounded")
+}
+
+// A refresh of the old session fails after SetToken started a new one: the
+// failure is not the new session's, so it neither backs it off nor reaches
+// the old session's caller, who gets the new token.
+func TestOldSessionFailureDoesNotBackOffTheNewOne(t *testing.T) {
+	clock := newFakeClock()
+	old := newToken(clock, time.Minute)
+	next := newToken(clock, 2*time.Hour)
+	entered, release := make(chan struct{}), make(chan struct{})
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		if cur.RefreshToken == old.RefreshToken {
+			close(entered)
+			<-release
+			return nil, transient(503, "", time.Hour, errors.New("service unavailable"))
+		}
+		return next, nil
+	}}
+	src := NewSource(r, WithToken(old), WithClock(clock.Now))
+	ctx := context.Background()
+	clock.Advance(time.Minute)
+
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	oldCaller := make(chan result, 1)
+	go func() { tok, err := src.TokenContext(ctx); oldCaller <- result{tok, err} }()
+	<-entered
+	login := newToken(clock, time.Hour)
+	require.NoError(t, src.SetToken(ctx, login))
+	close(release)
+
+	res := <-oldCaller
+	if assert.NoError(t, res.err, "the old session's failure reached its caller") {
+		assert.Equal(t, login.AccessToken, res.tok.AccessToken)
+	}
+
+	tok, err := src.Refresh(ctx)
+	require.NoError(t, err, "the new session is backing off for the old one's failure")
+	assert.Equal(t, next.AccessToken, tok.AccessToken)
+	assert.EqualValues(t, 2, r.calls.Load())
+}
+
+// OnReauth runs once the refresh that ended the session has released the
+// Locker and stopped counting for Wait, so it may log in again. Run with the
+// lock held, its SetToken would wait for a lock its own goroutine holds, as
+// would Wait for the refresh it is part of.
+func TestOnReauthMayLogInAgainOnceTheLockerIsReleased(t *testing.T) {
+	clock := newFakeClock()
+	initial := newToken(clock, time.Minute)
+	store := NewMemoryStore(initial)
+	locker := &recordingLocker{}
+	r := &countingRefresher{fn: func(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+		return nil, permanent(400, "invalid_grant", nil)
+	}}
+	login := newToken(clock, time.Hour)
+	relogin := make(chan error, 1)
+	var src *Source
+	src = NewSource(r, WithToken(initial), WithStore(store), WithLocker(locker), WithClock(clock.Now),
+		OnReauth(func(error) {
+			assert.Equal(t, locker.locks.Load(), locker.unlocks.Load(), "OnReauth ran with the Locker held")
+			// Wait with an ended context returns nil only if no refresh is counted.
+			ended, cancel := context.WithCancel(context.Background())
+			cancel()
+			assert.NoError(t, src.Wait(ended), "OnReauth ran while its refresh still counted for Wait")
+			relogin <- src.SetToken(context.Background(), login)
+		}))
+	ctx := context.Background()
+	clock.Advance(time.Minute)
+
+	_, err := src.TokenContext(ctx)
+	require.ErrorIs(t, err, ErrReauthRequired)
+	require.Len(t, relogin, 1, "OnReauth was not called before the refresh's callers returned")
+	require.NoError(t, <-relogin)
+	tok, err := src.TokenContext(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, login.AccessToken, tok.AccessToken, "the new login was lost")
+	stored, err := store.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, login.RefreshToken, stored.RefreshToken)
+	assert.Equal(t, locker.locks.Load(), locker.unlocks.Load())
 }

@@ -389,3 +389,35 @@ func TestStormLargerThanTheConnectionPool(t *testing.T) {
 	assert.EqualValues(t, requests, ok.Load())
 	assert.EqualValues(t, 1, r.calls.Load())
 }
+
+// An IPv6 literal's zone may contain dots, so "fe80::1%.example.com" ends in
+// ".example.com" without being a subdomain of it (the pattern of Go's
+// CVE-2023-45289). Neither the allow-list nor a redirect sends it the token;
+// an address still matches itself.
+func TestIPv6ZoneIsNotASubdomain(t *testing.T) {
+	request := func(rawURL string, redirectedFrom string) *http.Request {
+		req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+		require.NoError(t, err)
+		if redirectedFrom != "" {
+			orig, err := http.NewRequest(http.MethodGet, redirectedFrom, nil)
+			require.NoError(t, err)
+			req.Response = &http.Response{Request: orig}
+		}
+		return req
+	}
+	allowList := &Transport{AllowedHosts: []string{"example.com", "fe80::1"}}
+	for _, tc := range []struct {
+		tr       *Transport
+		url      string
+		redirect string // the original request's URL, if redirected
+		sent     bool
+	}{
+		{allowList, "https://[::1%25.example.com]/", "", false},
+		{allowList, "https://[fe80::1%25.api.example.com]:8443/x", "", false},
+		{&Transport{}, "https://[fe80::1%25.www.example.com]/", "https://www.example.com/", false},
+		{allowList, "https://[fe80::1]:8443/x", "", true},
+		{&Transport{}, "https://[fe80::1%25eth0]/b", "https://[fe80::1%25eth0]/a", true},
+	} {
+		assert.Equal(t, tc.sent, tc.tr.sendsTokenTo(request(tc.url, tc.redirect)), "%s (from %q)", tc.url, tc.redirect)
+	}
+}
