@@ -775,3 +775,18 @@ func TestOnReauthMayLogInAgainOnceTheLockerIsReleased(t *testing.T) {
 	assert.Equal(t, login.RefreshToken, stored.RefreshToken)
 	assert.Equal(t, locker.locks.Load(), locker.unlocks.Load())
 }
+
+func TestWithBackoffKeepsTheMaximumAboveTheMinimum(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi, wantLo, wantHi time.Duration
+	}{
+		{time.Second, time.Minute, time.Second, time.Minute},
+		{10 * time.Minute, 0, 10 * time.Minute, 10 * time.Minute}, // the default maximum is below the new minimum
+		{time.Minute, time.Second, time.Minute, time.Minute},
+		{0, 0, time.Second, 5 * time.Minute},
+	} {
+		src := NewSource(RefresherFunc(nil), WithBackoff(tc.lo, tc.hi))
+		assert.Equal(t, tc.wantLo, src.cfg.minBackoff, "WithBackoff(%v, %v) minimum", tc.lo, tc.hi)
+		assert.Equal(t, tc.wantHi, src.cfg.maxBackoff, "WithBackoff(%v, %v) maximum", tc.lo, tc.hi)
+	}
+}
