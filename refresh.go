@@ -96,8 +96,8 @@ func (s *Source) doRefresh(ctx context.Context, seen *state) (*state, error) {
 
 // started and finished keep count of refreshes under way, for Wait.
 func (s *Source) started() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
 	if s.running == 0 {
 		s.idle = make(chan struct{})
 	}
@@ -105,8 +105,8 @@ func (s *Source) started() {
 }
 
 func (s *Source) finished() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
 	s.running--
 	if s.running == 0 {
 		close(s.idle)

@@ -41,8 +41,10 @@ type Source struct {
 	// so a coordinating refresh can tell another process's newer token from
 	// our own older one (after a failed Save, the store lags behind memory).
 	persisted string
-	// running counts refreshes under way; idle is closed when it drops to
-	// zero, for Wait.
+	// waitMu guards running, the count of refreshes under way, and idle,
+	// closed when it drops to zero. It is not mu, which a refresh holds
+	// while it saves, so that Wait can honour its context meanwhile.
+	waitMu  sync.Mutex
 	running int
 	idle    chan struct{}
 	// ended is the rejection that ended the session during the current
@@ -192,10 +194,10 @@ func (s *Source) Logout(ctx context.Context) error {
 // server rotated the refresh token, but before the new one was saved,
 // would cost the session.
 func (s *Source) Wait(ctx context.Context) error {
-	s.mu.Lock()
+	s.waitMu.Lock()
 	idle := s.idle
 	running := s.running
-	s.mu.Unlock()
+	s.waitMu.Unlock()
 	if running == 0 {
 		return nil
 	}
