@@ -206,6 +206,24 @@ func TestKeyringAbsentSecretService(t *testing.T) {
 		out, _ := runAbsentHelper(t, []string{"dbus-run-session", "--config-file=" + conf, "--"})
 		assert.Equal(t, "result: unavailable", out)
 	})
+	t.Run("locked keyring", func(t *testing.T) {
+		for _, tool := range []string{"dbus-run-session", "gnome-keyring-daemon"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				t.Skip(tool + " not installed")
+			}
+		}
+		// gnome-keyring started without a password: its collection stays
+		// locked, and unlocking it would need a prompt nobody answers.
+		home := t.TempDir()
+		require.NoError(t, os.Mkdir(filepath.Join(home, "data"), 0o700))
+		require.NoError(t, os.Mkdir(filepath.Join(home, "run"), 0o700))
+		wrapper := []string{"dbus-run-session", "--", "sh", "-c",
+			`gnome-keyring-daemon --start --components=secrets >/dev/null && exec "$@"`, "sh"}
+		out, msg := runAbsentHelper(t, wrapper,
+			"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"))
+		t.Logf("%s: %s", out, msg)
+		assert.Contains(t, []string{"result: timeout", "result: unavailable"}, out, "a locked keyring must fail, not hang or succeed")
+	})
 }
 
 // runAbsentHelper runs TestKeyringAbsentHelperProcess, under wrapper if
