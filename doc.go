@@ -35,5 +35,10 @@
 //		// ask the user to log in, then src.SetToken(ctx, newToken)
 //	}
 //
+// A short-lived process should call [Source.Wait] before it exits, so that a
+// refresh still under way can save the rotated refresh token. Use
+// [NewClient] or [Transport] rather than oauth2.NewClient, which would wrap
+// the Source in x/oauth2's transport and lose the 401 handling.
+//
 // Token values never appear in errors, logs or String output.
 package tokenrefresh
