@@ -106,7 +106,8 @@ func (s *Source) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // Refresh refreshes the token now, whatever its expiry, and returns the new
-// one. If the new token could not be saved to the Store, Refresh returns it
+// one. While backing off after a transient failure it returns that failure
+// without calling the token endpoint. If the new token could not be saved to the Store, Refresh returns it
 // together with an error describing the failure; the token is in use all the
 // same, and the refresh token it replaced is never sent again.
 func (s *Source) Refresh(ctx context.Context) (*oauth2.Token, error) {
