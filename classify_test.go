@@ -192,7 +192,7 @@ func TestParseRetryAfter(t *testing.T) {
 	gmt := func(layout string, d time.Duration) string {
 		return strings.Replace(now.Add(d).Format(layout), "UTC", "GMT", 1)
 	}
-	maxSeconds := time.Duration(math.MaxInt64/int64(time.Second)) * time.Second
+	maxRetryAfter := time.Duration(math.MaxInt64/int64(time.Second)) * time.Second
 	tests := []struct {
 		in   string
 		want time.Duration
@@ -214,9 +214,9 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Wed, 99 Foo 2026 00:00:00 GMT", 0},
 		// Beyond what a time.Duration holds: the longest wait, not a
 		// wrapped-around one.
-		{"9223372036", maxSeconds},
-		{"10000000000", maxSeconds},
-		{"9223372036854775807", maxSeconds},
+		{"9223372036", maxRetryAfter},
+		{"10000000000", maxRetryAfter},
+		{"9223372036854775807", maxRetryAfter},
 	}
 	for _, tt := range tests {
 		got := parseRetryAfter(tt.in, now)

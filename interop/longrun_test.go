@@ -125,11 +125,8 @@ func longRun(t *testing.T, keepAccessToken bool) {
 	covered := time.Duration(loginTok.ExpiresIn) * time.Second
 	var lateMax time.Duration // how far into the window refreshes started
 	for i := range grants {
-		var e time.Duration
-		if i == 0 {
-			e = time.Duration(loginTok.ExpiresIn) * time.Second
-		} else {
-			e = time.Duration(grants[i-1].ExpiresIn) * time.Second
+		if i > 0 {
+			e := time.Duration(grants[i-1].ExpiresIn) * time.Second
 			require.Positive(t, e, "expires_in of the token before refresh %d", i)
 			assert.Greater(t, grants[i].At.Sub(grants[i-1].Answered), e-leeway-early,
 				"refresh grant %d arrived too early after the previous one: refreshed too early or twice", i)
