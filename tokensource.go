@@ -107,9 +107,13 @@ func (s *Source) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 
 // Refresh refreshes the token now, whatever its expiry, and returns the new
 // one. While backing off after a transient failure it returns that failure
-// without calling the token endpoint. If the new token could not be saved to the Store, Refresh returns it
-// together with an error describing the failure; the token is in use all the
-// same, and the refresh token it replaced is never sent again.
+// without calling the token endpoint.
+//
+// If the new token could not be saved to the Store, Refresh returns it
+// together with an error describing the failure. The token is in use all
+// the same, and this Source never sends the refresh token it replaced
+// again; other processes sharing the store see the old one until a save
+// succeeds.
 func (s *Source) Refresh(ctx context.Context) (*oauth2.Token, error) {
 	seen := s.cur.Load()
 	st, err := s.refresh(ctx, seen)
